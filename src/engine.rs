@@ -39,6 +39,10 @@ impl Engine {
             score: 0.0,
             reasons: vec![],
         };
-        Reply { decision, plain: "placeholder".into(), html: "<p>placeholder</p>".into() }
+        Reply {
+            decision,
+            plain: "placeholder".into(),
+            html: "<p>placeholder</p>".into(),
+        }
     }
 }
