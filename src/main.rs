@@ -1,1 +1,66 @@
-fn main() {}
+//! kratom-bot's command line: parse arguments, call the library, print.
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+use kratom_bot::cli::{self, report, Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let filter =
+        EnvFilter::try_from_env("KRATOM_BOT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { dir } => {
+            let (text, ok) = report::check(dir.as_deref().unwrap_or(&cli.responses));
+            print!("{text}");
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Command::Ask { message, region } => {
+            let engine = cli::load_engine(&cli.responses)?;
+            let region = cli::check_region(&engine, &region)?;
+            println!("{}", engine.respond(&message, &region).plain);
+        }
+        Command::Explain { message } => {
+            let engine = cli::load_engine(&cli.responses)?;
+            print!("{}", report::explain(&engine, &message));
+        }
+        Command::Chat { region } => {
+            let engine = cli::load_engine(&cli.responses)?;
+            let region = cli::check_region(&engine, &region)?;
+            if !io::stdin().is_terminal() {
+                tracing::info!("chat is reading from a pipe");
+            }
+            cli::chat::run(&engine, &region, io::stdin().lock(), io::stdout().lock())?;
+        }
+        Command::Classify { region } => {
+            let engine = cli::load_engine(&cli.responses)?;
+            let region = cli::check_region(&engine, &region)?;
+            cli::classify::run(&engine, &region, io::stdin().lock(), io::stdout().lock())?;
+        }
+        Command::Topics => {
+            let engine = cli::load_engine(&cli.responses)?;
+            print!("{}", report::topics(&engine));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

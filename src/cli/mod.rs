@@ -1,0 +1,87 @@
+//! The command-line front end: one function per subcommand, all over the same [`Engine`].
+
+pub mod chat;
+pub mod classify;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::Engine;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kratom-bot",
+    version,
+    about = "Answers kratom questions from vetted, cited templates; routes people in crisis to help."
+)]
+pub struct Cli {
+    /// The folder with templates, help lines and phrase lists.
+    #[arg(
+        long,
+        global = true,
+        env = "KRATOM_BOT_RESPONSES",
+        default_value = "responses"
+    )]
+    pub responses: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the reply to one message as plain text.
+    Ask {
+        message: String,
+        /// Region for help lines: US, CA, UK, IE, AU, NZ or INTL.
+        #[arg(long, default_value = "US")]
+        region: String,
+    },
+    /// Print the triage decision for a message and the reasons for it.
+    Explain { message: String },
+    /// An interactive session over the same engine (the offline demo).
+    Chat {
+        #[arg(long, default_value = "US")]
+        region: String,
+    },
+    /// Read JSON lines {"id", "text"} on stdin; write one JSON decision per line.
+    Classify {
+        #[arg(long, default_value = "US")]
+        region: String,
+    },
+    /// Validate the whole library; exits non-zero listing every problem as file:line: message.
+    Check {
+        /// Defaults to --responses.
+        dir: Option<PathBuf>,
+    },
+    /// List the topics and how many templates answer each.
+    Topics,
+}
+
+/// Loads the engine, printing every content problem when it fails.
+pub fn load_engine(dir: &Path) -> anyhow::Result<Engine> {
+    let engine = Engine::load(dir)
+        .with_context(|| format!("cannot load the response library from {}", dir.display()))?;
+    for w in engine.warnings() {
+        tracing::warn!("{w}");
+    }
+    Ok(engine)
+}
+
+/// Validates a region code against the library, naming the valid ones.
+pub fn check_region(engine: &Engine, region: &str) -> anyhow::Result<String> {
+    match engine.library().resources.region(region) {
+        Some(r) => Ok(r.to_string()),
+        None => {
+            let known: Vec<&str> = engine
+                .library()
+                .resources
+                .regions()
+                .map(|(c, _)| c)
+                .collect();
+            anyhow::bail!("unknown region `{region}`: use one of {}", known.join(", "))
+        }
+    }
+}

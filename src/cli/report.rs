@@ -1,0 +1,83 @@
+//! Human-readable reports: `explain`, `check` and `topics`.
+
+use std::fmt::Write;
+use std::path::Path;
+
+use crate::diagnostics::Problem;
+use crate::library::Library;
+use crate::triage::Triage;
+use crate::Engine;
+
+/// The decision for a message, its reasons, and the normalised text the detectors saw.
+pub fn explain(engine: &Engine, message: &str) -> String {
+    let d = engine.decide(message);
+    let n = engine.triage().normalized(message);
+    let mut s = String::new();
+    let _ = writeln!(s, "topic:         {}", d.topic);
+    let _ = writeln!(s, "template:      {}", d.template_id);
+    let _ = writeln!(s, "crisis:        {}", d.crisis);
+    let _ = writeln!(s, "emergency:     {}", d.emergency);
+    let _ = writeln!(s, "mental_health: {}", d.mental_health);
+    let _ = writeln!(s, "score:         {:.3}", d.score);
+    if d.truncated {
+        let _ = writeln!(s, "note:          only the first 8 KiB were examined");
+    }
+    let _ = writeln!(s, "normalised:    {}", n.plain);
+    if n.leet != n.plain {
+        let _ = writeln!(s, "  leetspeak:   {}", n.leet);
+    }
+    if let Some(d) = &n.despaced {
+        let _ = writeln!(s, "  despaced:    {d}");
+    }
+    let _ = writeln!(s, "reasons:");
+    for r in &d.reasons {
+        let _ = writeln!(s, "  - {r}");
+    }
+    s
+}
+
+/// Runs every check on `dir`; returns the report and whether it passed (no errors).
+pub fn check(dir: &Path) -> (String, bool) {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut summary = String::new();
+    match Library::load(dir) {
+        Ok((library, warnings)) => {
+            problems.extend(warnings);
+            if let Err(p) = Triage::load(dir, &library) {
+                problems.extend(p);
+            }
+            let _ = write!(
+                summary,
+                "{} approved templates, {} topics",
+                library.templates().len(),
+                library.catalog.topics.len()
+            );
+        }
+        Err(e) => problems.extend(e.0),
+    }
+    problems.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+    let errors = problems.iter().filter(|p| p.is_error()).count();
+    let warnings = problems.len() - errors;
+    let mut out = String::new();
+    for p in &problems {
+        let _ = writeln!(out, "{p}");
+    }
+    let sep = if summary.is_empty() { "" } else { ", " };
+    let _ = writeln!(
+        out,
+        "{}: {summary}{sep}{errors} error(s), {warnings} warning(s)",
+        dir.display()
+    );
+    (out, errors == 0)
+}
+
+/// Topics with their names and template counts.
+pub fn topics(engine: &Engine) -> String {
+    let lib = engine.library();
+    let mut s = String::new();
+    for t in &lib.catalog.topics {
+        let n = lib.templates_for(&t.id).count();
+        let _ = writeln!(s, "{:22} {:2} template(s)  {}", t.id, n, t.description);
+    }
+    s
+}

@@ -1,0 +1,182 @@
+//! The triage engine: what a message is about and whether its writer may be in danger.
+//!
+//! Order matters and never changes: crisis first (recall above all), then a medical emergency, then
+//! mental health (which forces professional and crisis help onto the answer), then the topic. Pure
+//! Rust, no I/O after loading, no network, no model download.
+
+pub mod normalize;
+pub mod signals;
+pub mod topics;
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::diagnostics::Problem;
+use crate::library::Library;
+use normalize::{normalize, Normalized};
+use signals::{Detection, SignalSet};
+use topics::TopicMatcher;
+
+/// The signal files, relative to the responses folder.
+pub const CRISIS_FILE: &str = "crisis/crisis.toml";
+pub const EMERGENCY_FILE: &str = "crisis/emergency.toml";
+pub const MENTAL_HEALTH_FILE: &str = "crisis/mental-health.toml";
+
+/// What triage decided about a message, with the reasons that decided it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Decision {
+    pub topic: String,
+    pub template_id: String,
+    pub crisis: bool,
+    pub emergency: bool,
+    pub mental_health: bool,
+    /// 1.0 when a safety detector decided; otherwise the topic matcher's score.
+    pub score: f32,
+    pub reasons: Vec<String>,
+    /// The message was longer than the part examined.
+    pub truncated: bool,
+}
+
+/// The compiled detectors and the topic matcher.
+#[derive(Debug)]
+pub struct Triage {
+    crisis: SignalSet,
+    emergency: SignalSet,
+    mental_health: SignalSet,
+    matcher: TopicMatcher,
+}
+
+/// A command prefix or a mention at the start ("!kratom", "@kratombot:", "kratombot,") addresses
+/// the bot; it says nothing about the topic.
+static ADDRESSING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:(?:![\w-]+|@[\w.=/+-]+(?::[\w.-]+(?::\d+)?)?|kratom-?bot)[:,]?\s+)+")
+        .expect("static regex compiles")
+});
+
+impl Triage {
+    /// Loads the signal files under `dir` and learns the topic matcher from `library`.
+    pub fn load(dir: &Path, library: &Library) -> Result<Triage, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut load = |file: &str| {
+            SignalSet::load(&dir.join(file))
+                .map_err(|p| problems.extend(p))
+                .ok()
+        };
+        let crisis = load(CRISIS_FILE);
+        let emergency = load(EMERGENCY_FILE);
+        let mental_health = load(MENTAL_HEALTH_FILE);
+        let matcher = TopicMatcher::build(library)
+            .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
+            .ok();
+        match (crisis, emergency, mental_health, matcher) {
+            (Some(crisis), Some(emergency), Some(mental_health), Some(matcher)) => Ok(Triage {
+                crisis,
+                emergency,
+                mental_health,
+                matcher,
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    /// Decides about one message. Never panics; examines at most the first 8 KiB.
+    pub fn decide(&self, text: &str) -> Decision {
+        let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
+        let stripped = ADDRESSING.replace(head, "");
+        let n = normalize(&stripped);
+        let crisis = self.crisis.detect(&n);
+        let emergency = self.emergency.detect(&n);
+        let mh = self.mental_health.detect(&n);
+
+        let mut reasons = Vec::new();
+        explain(&mut reasons, "crisis", &crisis);
+        explain(&mut reasons, "emergency", &emergency);
+        explain(&mut reasons, "mental health", &mh);
+        let mut mental_health = mh.triggered || crisis.triggered;
+
+        // Idioms ("sciatica is murder", "im dead lol") say nothing about the topic either.
+        let n = Normalized {
+            plain: self.crisis.mask(&n.plain),
+            ..n
+        };
+        let (topic, m) = if crisis.triggered {
+            ("crisis", self.matcher.best_in(&n, "crisis"))
+        } else if emergency.triggered {
+            ("emergency", self.matcher.best_in(&n, "emergency"))
+        } else if mental_health {
+            ("depression", self.matcher.best_in(&n, "depression"))
+        } else {
+            let m = self.matcher.best(&n);
+            (
+                if m.topic == "out-of-scope" {
+                    "out-of-scope"
+                } else {
+                    ""
+                },
+                Some(m),
+            )
+        };
+        let decided_by_detector = !topic.is_empty() && topic != "out-of-scope";
+        let m = m.unwrap_or_else(|| self.matcher.best(&n));
+        reasons.extend(m.reasons.iter().cloned());
+        // A mood question the detector missed still gets the professional and crisis help.
+        mental_health |= m.topic == "depression";
+        Decision {
+            topic: if decided_by_detector {
+                topic.to_string()
+            } else {
+                m.topic.clone()
+            },
+            template_id: m.template_id,
+            crisis: crisis.triggered,
+            emergency: emergency.triggered,
+            mental_health,
+            score: if decided_by_detector { 1.0 } else { m.score },
+            reasons,
+            truncated: n.truncated || text.len() > head.len(),
+        }
+    }
+
+    /// The normalised forms of a message, for `explain`.
+    pub fn normalized(&self, text: &str) -> Normalized {
+        normalize(&ADDRESSING.replace(normalize::truncate(text, normalize::MAX_INPUT_BYTES).0, ""))
+    }
+}
+
+fn explain(reasons: &mut Vec<String>, name: &str, d: &Detection) {
+    for hit in &d.hits {
+        reasons.push(
+            format!(
+                "{name}: {} ({:?}) matched {:?}",
+                hit.family, hit.strength, hit.rule
+            )
+            .to_lowercase(),
+        );
+    }
+    for m in &d.masked {
+        reasons.push(format!("{name}: ignored idiom/context `{m}`"));
+    }
+    if !d.hits.is_empty() && !d.triggered {
+        reasons.push(format!("{name}: weak signals only, below the threshold"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_addressing() {
+        for (input, rest) in [
+            ("!kratom help", "help"),
+            ("@kratombot what can you do", "what can you do"),
+            ("@kratombot:example.org: is it legal", "is it legal"),
+            ("kratombot, hi", "hi"),
+            ("kratom is legal?", "kratom is legal?"),
+        ] {
+            assert_eq!(ADDRESSING.replace(input, ""), rest, "{input}");
+        }
+    }
+}

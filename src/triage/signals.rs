@@ -1,0 +1,446 @@
+//! Phrase lists as data: a signal file (`responses/crisis/*.toml`) names families of phrases and
+//! patterns, and masks for idioms that look like signals but are not ("this withdrawal is killing
+//! me"). The crisis, emergency and mental-health detectors are each one signal file run through
+//! this matcher, so moderators can extend them without touching code.
+//!
+//! ```toml
+//! weak_needed = 2          # how many different weak families together count as a signal
+//!
+//! [[mask]]
+//! id = "hyperbole"
+//! phrases = ["killing me", "dying to know"]
+//!
+//! [[family]]
+//! id = "direct"
+//! strength = "strong"      # strong: enough alone; weak: needs `weak_needed` weak families
+//! phrases = ["kill myself", "unaliv*"]
+//! patterns = ['\bwant(ed)? to die\b']
+//! ```
+//!
+//! Phrases are words: each letter also matches a stretched letter ("diiie"), `*` at the end of a
+//! word matches any ending, and they are matched on whole words of every normalised form. Patterns
+//! are regular expressions over the same lower-case, single-spaced forms.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use regex::{Regex, RegexSet};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::normalize::Normalized;
+use crate::diagnostics::{line_of, toml_problem, Problem};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    Strong,
+    Weak,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignalFile {
+    #[serde(default = "default_weak_needed")]
+    weak_needed: usize,
+    #[serde(default)]
+    mask: Vec<RuleGroup>,
+    #[serde(default)]
+    family: Vec<RuleGroup>,
+}
+
+fn default_weak_needed() -> usize {
+    2
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleGroup {
+    id: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    strength: Option<Strength>,
+    #[serde(default)]
+    phrases: Vec<Spanned<String>>,
+    #[serde(default)]
+    patterns: Vec<Spanned<String>>,
+}
+
+/// One family of signals, compiled.
+#[derive(Debug)]
+struct Family {
+    id: String,
+    strength: Strength,
+    rules: Vec<String>,
+    set: RegexSet,
+    /// Phrase forms without spaces, for letter-spaced runs that lost their word gaps.
+    compact: RegexSet,
+    compact_rules: Vec<usize>,
+}
+
+/// What matched, for explanations.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Hit {
+    pub family: String,
+    pub strength: Strength,
+    pub rule: String,
+}
+
+/// The result of running one signal file over a message.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Detection {
+    pub triggered: bool,
+    pub hits: Vec<Hit>,
+    /// Masks that removed idioms before matching.
+    pub masked: Vec<String>,
+}
+
+impl Detection {
+    pub fn has_family(&self, id: &str) -> bool {
+        self.hits.iter().any(|h| h.family == id)
+    }
+}
+
+/// A compiled signal file.
+#[derive(Debug)]
+pub struct SignalSet {
+    name: String,
+    weak_needed: usize,
+    masks: Vec<(String, Vec<Regex>)>,
+    families: Vec<Family>,
+}
+
+impl SignalSet {
+    /// Loads and compiles a signal file; every bad phrase or pattern is reported with its line.
+    pub fn load(path: &Path) -> Result<SignalSet, Vec<Problem>> {
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| vec![Problem::error(path, 0, format!("cannot read: {e}"))])?;
+        Self::parse(path, &src)
+    }
+
+    pub fn parse(path: &Path, src: &str) -> Result<SignalSet, Vec<Problem>> {
+        let file: SignalFile =
+            toml::from_str(src).map_err(|e| vec![toml_problem(path, src, 0, &e)])?;
+        let mut problems = Vec::new();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("signals")
+            .to_string();
+        if file.family.is_empty() {
+            problems.push(Problem::error(
+                path,
+                1,
+                "no [[family]] of signals: add at least one",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut masks = Vec::new();
+        for group in &file.mask {
+            let regexes = compile_group(path, src, group, &mut problems);
+            masks.push((
+                group.id.clone(),
+                regexes.into_iter().map(|(_, r, _)| r).collect(),
+            ));
+        }
+        let mut families = Vec::new();
+        for group in &file.family {
+            if !seen.insert(group.id.clone()) {
+                problems.push(Problem::error(
+                    path,
+                    0,
+                    format!("duplicate family id `{}`", group.id),
+                ));
+            }
+            let Some(strength) = group.strength else {
+                problems.push(Problem::error(
+                    path,
+                    0,
+                    format!(
+                        "family `{}` needs strength = \"strong\" or \"weak\"",
+                        group.id
+                    ),
+                ));
+                continue;
+            };
+            let _ = &group.description;
+            let compiled = compile_group(path, src, group, &mut problems);
+            let rules: Vec<String> = compiled.iter().map(|(rule, _, _)| rule.clone()).collect();
+            let sources: Vec<&str> = compiled.iter().map(|(_, r, _)| r.as_str()).collect();
+            let (compact_rules, compact_sources): (Vec<usize>, Vec<String>) = compiled
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, _, compact))| compact.clone().map(|c| (i, c)))
+                .unzip();
+            match (RegexSet::new(&sources), RegexSet::new(&compact_sources)) {
+                (Ok(set), Ok(compact)) => families.push(Family {
+                    id: group.id.clone(),
+                    strength,
+                    rules,
+                    set,
+                    compact,
+                    compact_rules,
+                }),
+                (Err(e), _) | (_, Err(e)) => problems.push(Problem::error(
+                    path,
+                    0,
+                    format!("family `{}` does not compile as a whole: {e}", group.id),
+                )),
+            }
+        }
+        if file.weak_needed < 2 {
+            problems.push(Problem::error(path, 1, "weak_needed must be at least 2"));
+        }
+        if problems.is_empty() {
+            Ok(SignalSet {
+                name,
+                weak_needed: file.weak_needed,
+                masks,
+                families,
+            })
+        } else {
+            Err(problems)
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs the masks, then every family, over every normalised form of the message.
+    pub fn detect(&self, text: &Normalized) -> Detection {
+        let mut detection = Detection::default();
+        let mut seen_rules = BTreeSet::new();
+        for variant in text.variants() {
+            let masked = self.apply_masks(variant, &mut detection.masked);
+            for family in &self.families {
+                for i in family.set.matches(&masked).iter() {
+                    if seen_rules.insert((family.id.as_str(), i)) {
+                        detection.hits.push(hit(family, i));
+                    }
+                }
+            }
+        }
+        for run in &text.joined_runs {
+            for family in &self.families {
+                for ci in family.compact.matches(run).iter() {
+                    let i = family.compact_rules[ci];
+                    if seen_rules.insert((family.id.as_str(), i)) {
+                        detection.hits.push(hit(family, i));
+                    }
+                }
+            }
+        }
+        let strong = detection
+            .hits
+            .iter()
+            .any(|h| h.strength == Strength::Strong);
+        let weak_families: BTreeSet<&str> = detection
+            .hits
+            .iter()
+            .filter(|h| h.strength == Strength::Weak)
+            .map(|h| h.family.as_str())
+            .collect();
+        detection.triggered = strong || weak_families.len() >= self.weak_needed;
+        detection
+    }
+
+    /// `text` with this file's idioms masked out, for other matchers that should not read
+    /// "this withdrawal is killing me" as being about death.
+    pub fn mask(&self, text: &str) -> String {
+        self.apply_masks(text, &mut Vec::new())
+    }
+
+    fn apply_masks(&self, text: &str, masked: &mut Vec<String>) -> String {
+        let mut out = text.to_string();
+        for (id, regexes) in &self.masks {
+            for re in regexes {
+                if re.is_match(&out) {
+                    if !masked.contains(id) {
+                        masked.push(id.clone());
+                    }
+                    // A non-space, non-word mark keeps phrases from matching across the gap.
+                    out = re.replace_all(&out, "~").into_owned();
+                }
+            }
+        }
+        out
+    }
+}
+
+fn hit(family: &Family, i: usize) -> Hit {
+    Hit {
+        family: family.id.clone(),
+        strength: family.strength,
+        rule: family.rules[i].clone(),
+    }
+}
+
+/// Compiles a group's phrases and patterns: (rule as written, regex, compact phrase form).
+fn compile_group(
+    path: &Path,
+    src: &str,
+    group: &RuleGroup,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Regex, Option<String>)> {
+    let mut out = Vec::new();
+    for phrase in &group.phrases {
+        let line = line_of(src, phrase.span().start);
+        let text = phrase.get_ref();
+        match phrase_regex(text, " ", true) {
+            Ok(source) => match Regex::new(&source) {
+                Ok(re) => {
+                    let compact = phrase_regex(text, "", false).ok();
+                    out.push((text.clone(), re, compact));
+                }
+                Err(e) => problems.push(Problem::error(path, line, format!("phrase: {e}"))),
+            },
+            Err(msg) => problems.push(Problem::error(path, line, msg)),
+        }
+    }
+    for pattern in &group.patterns {
+        let line = line_of(src, pattern.span().start);
+        match Regex::new(pattern.get_ref()) {
+            Ok(re) => out.push((pattern.get_ref().clone(), re, None)),
+            Err(e) => problems.push(Problem::error(
+                path,
+                line,
+                format!(
+                    "pattern is not a valid regular expression: {}",
+                    first_line(&e.to_string())
+                ),
+            )),
+        }
+    }
+    if group.phrases.is_empty() && group.patterns.is_empty() {
+        problems.push(Problem::error(
+            path,
+            0,
+            format!("`{}` has no phrases or patterns", group.id),
+        ));
+    }
+    out
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim().to_string()
+}
+
+/// A phrase as a regex over normalised text: words joined by `sep`, each letter allowed to be
+/// stretched, a trailing `*` matching any word ending.
+fn phrase_regex(phrase: &str, sep: &str, whole_words: bool) -> Result<String, String> {
+    let normalized = super::normalize::normalize(phrase.trim_end_matches('*'));
+    let prefix = phrase.trim().ends_with('*');
+    if normalized.plain.is_empty() {
+        return Err(format!(
+            "phrase `{phrase}` has no letters or digits after normalising"
+        ));
+    }
+    if normalized.plain.len() < 3 && !whole_words {
+        // Too short to look for inside a joined run without matching everywhere.
+        return Err(String::new());
+    }
+    let words: Vec<String> = normalized
+        .plain
+        .split(' ')
+        .map(|w| {
+            w.chars()
+                .map(|c| format!("{}+", regex::escape(&c.to_string())))
+                .collect()
+        })
+        .collect();
+    let mut body = words.join(sep);
+    if prefix {
+        body.push_str(r"\w*");
+    }
+    Ok(if whole_words {
+        format!(r"\b{body}\b")
+    } else {
+        body
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triage::normalize::normalize;
+
+    const FILE: &str = r#"
+[[mask]]
+id = "hyperbole"
+phrases = ["killing me"]
+
+[[family]]
+id = "direct"
+strength = "strong"
+phrases = ["kill myself", "unaliv*", "want to die"]
+
+[[family]]
+id = "means"
+strength = "weak"
+patterns = ['\brope\b']
+
+[[family]]
+id = "finality"
+strength = "weak"
+phrases = ["not for camping"]
+"#;
+
+    fn set() -> SignalSet {
+        SignalSet::parse(Path::new("t.toml"), FILE).expect("test file parses")
+    }
+
+    #[test]
+    fn strong_phrase_triggers_through_obfuscation() {
+        let s = set();
+        for text in [
+            "i want to kill myself",
+            "k1ll mys3lf",
+            "KIIIILL MYSELF",
+            "un@liv1ng",
+        ] {
+            assert!(s.detect(&normalize(text)).triggered, "{text}");
+        }
+        assert!(s.detect(&normalize("i w a n t  t o  d i e")).triggered);
+    }
+
+    #[test]
+    fn weak_needs_two_families() {
+        let s = set();
+        assert!(!s.detect(&normalize("bought rope today")).triggered);
+        assert!(
+            s.detect(&normalize("bought rope today. not for camping"))
+                .triggered
+        );
+    }
+
+    #[test]
+    fn masks_idioms_without_hiding_other_signals() {
+        let s = set();
+        let d = s.detect(&normalize("this withdrawal is killing me"));
+        assert!(!d.triggered);
+        assert_eq!(d.masked, vec!["hyperbole".to_string()]);
+        assert!(
+            s.detect(&normalize("this is killing me, i want to kill myself"))
+                .triggered
+        );
+    }
+
+    #[test]
+    fn whole_words_only() {
+        assert!(!set().detect(&normalize("skill myselfish")).triggered);
+    }
+
+    #[test]
+    fn reports_bad_patterns_with_line() {
+        let src = "[[family]]\nid = \"x\"\nstrength = \"weak\"\npatterns = ['(unclosed']\n";
+        let problems = SignalSet::parse(Path::new("bad.toml"), src).expect_err("must fail");
+        assert_eq!(problems[0].line, 4);
+        let src = "[[family]]\nid = \"x\"\nphrases = [\"a\"]\n";
+        let problems = SignalSet::parse(Path::new("bad.toml"), src).expect_err("must fail");
+        assert!(problems[0].message.contains("strength"));
+        let problems = SignalSet::parse(Path::new("bad.toml"), "[[family]\n").expect_err("x");
+        assert_eq!(problems[0].line, 1);
+    }
+}
