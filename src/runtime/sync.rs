@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use matrix_sdk::config::{SyncSettings, SyncToken};
-use matrix_sdk::deserialized_responses::TimelineEventKind;
+use matrix_sdk::deserialized_responses::{TimelineEvent, TimelineEventKind};
+use matrix_sdk::ruma::api::client::filter::FilterDefinition;
+use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::api::error::ErrorKind;
 use matrix_sdk::sync::SyncResponse;
 use tokio::sync::watch;
@@ -68,11 +70,14 @@ pub async fn run(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>) -> anyhow::
         } else {
             Duration::ZERO
         };
-        let settings = SyncSettings::default().timeout(timeout).token(
-            token
-                .clone()
-                .map_or(SyncToken::NoToken, SyncToken::Specific),
-        );
+        let settings = SyncSettings::default()
+            .filter(sync_filter())
+            .timeout(timeout)
+            .token(
+                token
+                    .clone()
+                    .map_or(SyncToken::NoToken, SyncToken::Specific),
+            );
         let result = tokio::select! {
             r = bot.client.sync_once(settings) => r,
             _ = shutdown.changed() => return Ok(()),
@@ -117,6 +122,34 @@ pub async fn run(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>) -> anyhow::
     }
 }
 
+/// Lazy-loaded members: the homeserver then sends the room summary (member counts), which DM
+/// detection and "leave when alone" rely on, and big rooms cost less.
+fn sync_filter() -> Filter {
+    Filter::FilterDefinition(FilterDefinition::with_lazy_loading())
+}
+
+/// Whether the event is the bot's own `m.room.member` join.
+fn is_own_join(ev: &TimelineEvent, bot: &Bot) -> bool {
+    let raw = ev.raw();
+    raw.get_field::<String>("type").ok().flatten().as_deref() == Some("m.room.member")
+        && raw
+            .get_field::<String>("state_key")
+            .ok()
+            .flatten()
+            .as_deref()
+            == Some(bot.user_id.as_str())
+        && raw
+            .get_field::<serde_json::Value>("content")
+            .ok()
+            .flatten()
+            .and_then(|c| {
+                c.get("membership")
+                    .and_then(|m| m.as_str().map(str::to_owned))
+            })
+            .as_deref()
+            == Some("join")
+}
+
 async fn process(bot: &Arc<Bot>, response: &SyncResponse, phase: Phase) {
     for room_id in response.rooms.invited.keys() {
         invites::spawn_join(bot.clone(), room_id.clone());
@@ -131,14 +164,26 @@ async fn process(bot: &Arc<Bot>, response: &SyncResponse, phase: Phase) {
             continue;
         };
         if phase != Phase::Initial {
+            let timeline = &update.timeline.events;
+            // A room the bot just joined: what was said before it arrived is not for it.
+            let new_room = bot
+                .store
+                .room_cursor(room_id.as_str())
+                .ok()
+                .flatten()
+                .is_none();
+            let own_join = timeline
+                .iter()
+                .rposition(|e| is_own_join(e, bot))
+                .filter(|_| new_room);
             let mut events = Vec::new();
-            if update.timeline.limited {
+            if update.timeline.limited && own_join.is_none() {
                 // The homeserver left a gap: fetch what is missing, back to the last handled
                 // event or the catch-up window.
                 events =
                     catch_up::backfill(bot, &room, update.timeline.prev_batch.as_deref()).await;
             }
-            events.extend(update.timeline.events.iter().cloned());
+            events.extend(timeline.iter().skip(own_join.map_or(0, |i| i + 1)).cloned());
             for ev in &events {
                 let gap_origin = if update.timeline.limited {
                     Origin::CatchUp
