@@ -70,7 +70,7 @@ c.update({
     "presence": {"enabled": False},
     "url_preview_enabled": False,
     "report_stats": False,
-    "rc_message": {"per_second": 0.5, "burst_count": 2} if strict else relaxed,
+    "rc_message": {"per_second": 1, "burst_count": 2} if strict else relaxed,
     "rc_registration": relaxed,
     "rc_login": {"address": relaxed, "account": relaxed, "failed_attempts": relaxed},
     "rc_joins": {"local": relaxed, "remote": relaxed},
