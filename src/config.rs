@@ -532,6 +532,14 @@ mod tests {
     }
 
     #[test]
+    fn example_config_is_valid() {
+        let text = include_str!("../config.example.toml");
+        let c = parse(text).expect("config.example.toml must stay valid");
+        assert_eq!(c.bot.command_prefix, "!kratom");
+        assert_eq!(c.bot.default_region, "US");
+    }
+
+    #[test]
     fn invite_allowlist_defaults_to_own_server() {
         let c = parse(MINIMAL).expect("valid");
         assert!(c.invite_allowed("@alice:example.org"));
