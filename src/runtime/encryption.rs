@@ -33,9 +33,12 @@ pub const RECOVERY_KEY_ENV: &str = "KRATOM_BOT_RECOVERY_KEY";
 /// When set at first login, recovery is protected by this passphrase (and it can recover too).
 pub const RECOVERY_PASSPHRASE_ENV: &str = "KRATOM_BOT_RECOVERY_PASSPHRASE";
 
-/// Makes sure the device is cross-signed and recovery is set up. `password` allows the
-/// user-interactive auth some servers ask for when uploading cross-signing keys; without it
-/// (on `run`) problems are reported, not fatal: the bot still works for most clients.
+/// Makes sure the device is cross-signed and recovery is set up.
+///
+/// At `login` (`password` given) it sets up what is missing: cross-signing, then recovery (key
+/// written to `data_dir/recovery-key`, mode 0600), or takes an existing identity back with the
+/// recovery key. At `run` (`None`) it never creates a new secret store (that would replace the
+/// recovery key people saved); it only recovers with a key it is given, or reports what is missing.
 pub async fn ensure_identity(
     client: &Client,
     config: &Config,
@@ -43,45 +46,69 @@ pub async fn ensure_identity(
 ) -> anyhow::Result<()> {
     let encryption = client.encryption();
     encryption.wait_for_e2ee_initialization_tasks().await;
-    let recovery = encryption.recovery();
-    // The recovery state is known from account data, which the caller's first sync brought.
-    match recovery.state() {
-        RecoveryState::Enabled => {}
-        RecoveryState::Incomplete => {
-            // Secret storage exists on the account but this device lacks the secrets: a new
-            // device for an existing identity (e.g. the store was lost). Take the identity back.
-            let key = recovery_secret(config)?.context(
-                "this account already has a cross-signing identity with recovery, and this device \
-                 is new: set KRATOM_BOT_RECOVERY_KEY (or put the key in data_dir/recovery-key)",
-            )?;
-            recovery
-                .recover(&key)
-                .await
-                .context("recovery with the given key failed")?;
-            tracing::info!("identity recovered from secret storage; this device is cross-signed");
+    // Ask the server rather than the cached recovery state, which may still be `Unknown`.
+    let has_secret_storage = encryption
+        .secret_storage()
+        .is_enabled()
+        .await
+        .context("cannot read the account's secret storage state")?;
+    let complete = || async {
+        encryption
+            .cross_signing_status()
+            .await
+            .is_some_and(|s| s.is_complete())
+    };
+    if has_secret_storage {
+        if complete().await && encryption.recovery().state() != RecoveryState::Incomplete {
+            return Ok(());
         }
-        RecoveryState::Disabled | RecoveryState::Unknown => {
-            bootstrap_cross_signing(client, config, password).await?;
-            let passphrase = secret_from_env(RECOVERY_PASSPHRASE_ENV)?;
-            let enable = recovery.enable();
-            let key = match passphrase.as_deref() {
-                Some(p) => enable.with_passphrase(p).await,
-                None => enable.await,
+        // Secret storage exists on the account but this device lacks the secrets: a new device
+        // for an existing identity (e.g. the store was lost). Take the identity back.
+        match recovery_secret(config)? {
+            Some(key) => {
+                encryption
+                    .recovery()
+                    .recover(&key)
+                    .await
+                    .context("recovery with the given key failed")?;
+                tracing::info!(
+                    "identity recovered from secret storage; this device is cross-signed"
+                );
             }
-            .context("could not enable recovery (key backup + secret storage)")?;
-            let path = config.recovery_key_path();
-            write_private(&path, format!("{key}\n").as_bytes())?;
-            tracing::info!(
-                path = %path.display(),
-                "recovery enabled; copy the recovery key somewhere safe outside the data directory"
-            );
+            None if password.is_some() => anyhow::bail!(
+                "this account already has a cross-signing identity with recovery, and this device \
+                 is new: set KRATOM_BOT_RECOVERY_KEY (or put the key in data_dir/recovery-key)"
+            ),
+            None => tracing::warn!(
+                "this device lacks the account's cross-signing keys; log in again with \
+                 KRATOM_BOT_RECOVERY_KEY set so clients trust it"
+            ),
         }
+        return Ok(());
     }
-    if let Some(status) = encryption.cross_signing_status().await {
-        if !status.is_complete() {
-            tracing::warn!(?status, "cross-signing is incomplete for this device");
+    if password.is_none() {
+        // Cross-signing may still work without a password (MSC3967 allows the first upload).
+        if let Err(e) = encryption.bootstrap_cross_signing_if_needed(None).await {
+            tracing::warn!(error = %e, "device not cross-signed; run `kratom-bot login` again");
         }
+        tracing::warn!("recovery is not set up; run `kratom-bot login` again to set it up");
+        return Ok(());
     }
+    bootstrap_cross_signing(client, config, password).await?;
+    let passphrase = secret_from_env(RECOVERY_PASSPHRASE_ENV)?;
+    let recovery = encryption.recovery();
+    let enable = recovery.enable();
+    let key = match passphrase.as_deref() {
+        Some(p) => enable.with_passphrase(p).await,
+        None => enable.await,
+    }
+    .context("could not enable recovery (key backup + secret storage)")?;
+    let path = config.recovery_key_path();
+    write_private(&path, format!("{key}\n").as_bytes())?;
+    tracing::info!(
+        path = %path.display(),
+        "recovery enabled; copy the recovery key somewhere safe outside the data directory"
+    );
     Ok(())
 }
 

@@ -212,7 +212,9 @@ impl Bot {
             Verdict::CrisisWatch { text } => (text, None),
         };
         let question = truncate_utf8(&question, MAX_TRIAGE_BYTES);
+        let triage_started = Instant::now();
         let reply = self.engine().respond(question, &settings.region);
+        let triage_ms = triage_started.elapsed().as_millis() as u64;
         let d = &reply.decision;
         let urgent = d.crisis || d.emergency;
         if via.is_none() && !urgent {
@@ -260,6 +262,7 @@ impl Bot {
                     template = %d.template_id,
                     crisis = d.crisis,
                     emergency = d.emergency,
+                    triage_ms,
                     ms = started.elapsed().as_millis() as u64,
                     "answered"
                 );
