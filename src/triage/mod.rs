@@ -101,10 +101,23 @@ impl Triage {
             plain: self.crisis.mask(&n.plain),
             ..n
         };
+        let routed = |set: &SignalSet, d: &Detection, topic: &str| {
+            set.route(d)
+                .map(|id| topics::Match {
+                    template_id: id.to_string(),
+                    topic: topic.to_string(),
+                    score: 1.0,
+                    reasons: vec![format!("{} routes to {id}", set.name())],
+                })
+                .or_else(|| self.matcher.best_in(&n, topic))
+        };
         let (topic, m) = if crisis.triggered {
-            ("crisis", self.matcher.best_in(&n, "crisis"))
+            ("crisis", routed(&self.crisis, &crisis, "crisis"))
         } else if emergency.triggered {
-            ("emergency", self.matcher.best_in(&n, "emergency"))
+            (
+                "emergency",
+                routed(&self.emergency, &emergency, "emergency"),
+            )
         } else if mental_health {
             ("depression", self.matcher.best_in(&n, "depression"))
         } else {

@@ -24,6 +24,8 @@ const CUE_SCALE: f32 = 0.12;
 const CUE_CAP: f32 = 0.6;
 /// Below this best score, the message is out of scope.
 pub const THRESHOLD: f32 = 0.22;
+/// Examples with fewer content words than this are trusted proportionally less.
+const SHORT_EXAMPLE_WORDS: f32 = 3.0;
 /// Weight of the closest example vs the template centroid.
 const NEAREST_WEIGHT: f32 = 0.6;
 
@@ -127,6 +129,9 @@ struct Example {
     template: usize,
     text: String,
     vec: SparseVec,
+    /// Examples of one or two words match anything that shares a word with them ("help"), so
+    /// their similarity counts for less.
+    trust: f32,
 }
 
 #[derive(Debug)]
@@ -208,6 +213,8 @@ impl TopicMatcher {
         let mut sums: Vec<BTreeMap<u32, f32>> = vec![BTreeMap::new(); templates.len()];
         for (t, text, feats) in docs {
             let vec = weigh(&vocab, &idf, &feats);
+            let words = feats.iter().filter(|f| !f.contains(' ')).count();
+            let trust = (words as f32 / SHORT_EXAMPLE_WORDS).min(1.0);
             for (k, v) in &vec {
                 *sums[t].entry(*k).or_default() += v;
             }
@@ -215,6 +222,7 @@ impl TopicMatcher {
                 template: t,
                 text,
                 vec,
+                trust,
             });
         }
         for (model, sum) in templates.iter_mut().zip(sums) {
@@ -268,7 +276,7 @@ impl TopicMatcher {
         let query = weigh(&self.vocab, &self.idf, &feats);
         let mut nearest: Vec<(f32, usize)> = vec![(0.0, usize::MAX); self.templates.len()];
         for (i, ex) in self.examples.iter().enumerate() {
-            let s = dot(&query, &ex.vec);
+            let s = dot(&query, &ex.vec) * ex.trust;
             if s > nearest[ex.template].0 {
                 nearest[ex.template] = (s, i);
             }
