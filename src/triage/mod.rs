@@ -70,14 +70,36 @@ impl Triage {
         let matcher = TopicMatcher::build(library)
             .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
             .ok();
-        match (crisis, emergency, mental_health, matcher) {
-            (Some(crisis), Some(emergency), Some(mental_health), Some(matcher)) => Ok(Triage {
+        let (Some(crisis), Some(emergency), Some(mental_health), Some(matcher)) =
+            (crisis, emergency, mental_health, matcher)
+        else {
+            return Err(problems);
+        };
+        let sets = [
+            (&crisis, CRISIS_FILE),
+            (&emergency, EMERGENCY_FILE),
+            (&mental_health, MENTAL_HEALTH_FILE),
+        ];
+        for (set, file) in sets {
+            for id in set.templates() {
+                if library.template(id).is_none() {
+                    problems.push(Problem::error(
+                        &dir.join(file),
+                        0,
+                        format!("routes to template `{id}`, which is not an approved template"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Triage {
                 crisis,
                 emergency,
                 mental_health,
                 matcher,
-            }),
-            _ => Err(problems),
+            })
+        } else {
+            Err(problems)
         }
     }
 
