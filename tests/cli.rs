@@ -27,24 +27,47 @@ fn stdout(o: &Output) -> String {
 #[test]
 fn classify_writes_one_line_per_input_and_survives_bad_lines() {
     let input = concat!(
-        r#"{"id": "a", "text": "is kratom legal in the uk?"}"#, "\n",
-        "this is not json\n",
-        r#"{"id": 7, "txt": "missing text field"}"#, "\n",
+        r#"{"id": "a", "text": "is kratom legal in the uk?"}"#,
         "\n",
-        r#"{"id": "b", "text": "dont want to be alive anymore"}"#, "\n",
+        "this is not json\n",
+        r#"{"id": 7, "txt": "missing text field"}"#,
+        "\n",
+        "\n",
+        r#"{"id": "b", "text": "dont want to be alive anymore"}"#,
+        "\n",
     );
     let out = run(&["classify", "--region", "UK"], input);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[0]["id"], "a");
     assert_eq!(lines[0]["topic"], "legality");
-    for key in ["topic", "template", "crisis", "mental_health", "score", "reply"] {
+    for key in [
+        "topic",
+        "template",
+        "crisis",
+        "mental_health",
+        "score",
+        "reply",
+    ] {
         assert!(lines[0].get(key).is_some(), "missing {key}");
     }
-    assert!(lines[0]["reply"].as_str().expect("reply").contains("Evidence:"));
+    assert!(lines[0]["reply"]
+        .as_str()
+        .expect("reply")
+        .contains("Evidence:"));
     assert_eq!(lines[1]["id"], Value::Null);
-    assert!(lines[1]["error"].as_str().expect("error").contains("bad input line"));
+    assert!(lines[1]["error"]
+        .as_str()
+        .expect("error")
+        .contains("bad input line"));
     assert_eq!(lines[2]["id"], 7);
     assert!(lines[2].get("error").is_some());
     assert_eq!(lines[3]["topic"], "crisis");
@@ -56,7 +79,10 @@ fn classify_writes_one_line_per_input_and_survives_bad_lines() {
 
 #[test]
 fn ask_prints_the_reply_for_a_region() {
-    let out = run(&["ask", "is kratom safe while pregnant", "--region", "au"], "");
+    let out = run(
+        &["ask", "is kratom safe while pregnant", "--region", "au"],
+        "",
+    );
     assert!(out.status.success());
     let text = stdout(&out);
     assert!(text.contains("Evidence:"), "{text}");
@@ -68,7 +94,10 @@ fn unknown_region_is_a_clear_error() {
     let out = run(&["ask", "hi", "--region", "XX"], "");
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown region `XX`") && err.contains("US"), "{err}");
+    assert!(
+        err.contains("unknown region `XX`") && err.contains("US"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -81,9 +110,18 @@ fn missing_library_names_the_folder() {
 
 #[test]
 fn explain_shows_decision_and_reasons() {
-    let out = run(&["explain", "this withdrawal is killing me, day 3 of quitting"], "");
+    let out = run(
+        &[
+            "explain",
+            "this withdrawal is killing me, day 3 of quitting",
+        ],
+        "",
+    );
     let text = stdout(&out);
-    assert!(text.contains("topic:         dependence-withdrawal"), "{text}");
+    assert!(
+        text.contains("topic:         dependence-withdrawal"),
+        "{text}"
+    );
     assert!(text.contains("crisis:        false"), "{text}");
     assert!(text.contains("ignored idiom"), "{text}");
 }
@@ -98,7 +136,10 @@ fn topics_lists_every_topic() {
 
 #[test]
 fn chat_answers_lines_and_switches_region() {
-    let out = run(&["chat"], "what is kratom\n/region NZ\ni want to kill myself\n/quit\n");
+    let out = run(
+        &["chat"],
+        "what is kratom\n/region NZ\ni want to kill myself\n/quit\n",
+    );
     let text = stdout(&out);
     assert!(out.status.success());
     assert!(text.contains("Region set to NZ."), "{text}");

@@ -35,7 +35,10 @@ fn odd_unicode_and_huge_messages_do_not_panic() {
 #[test]
 fn a_crisis_signal_in_the_first_8_kib_of_a_huge_message_is_caught() {
     let engine = engine();
-    let text = format!("i want to end my life. {}", "what about strains? ".repeat(50_000));
+    let text = format!(
+        "i want to end my life. {}",
+        "what about strains? ".repeat(50_000)
+    );
     let d = engine.decide(&text);
     assert!(d.crisis);
     assert!(d.truncated);

@@ -140,6 +140,29 @@ fn dev_set_meets_the_bars() {
     );
 }
 
+/// A second labelled set, written independently of the rules by a separate author (adversarial:
+/// multilingual, obfuscated, buried signals). Its first run scored crisis recall 0.33 and topic
+/// accuracy 0.64; the rules were generalised after that, so it is a regression guard now.
+#[test]
+fn heldout_set_holds_safety_bars() {
+    let engine = engine();
+    let s = score(&engine, Path::new("tests/data/heldout.jsonl"), "US");
+    let (acc, recall, fpr) = report("heldout", &s);
+    assert_eq!(recall, 1.0, "missed crisis messages: {:?}", s.missed);
+    assert!(fpr <= 0.02, "crisis false alarms {:?}", s.false_alarms);
+    assert!(acc >= 0.80, "topic accuracy {acc:.3} < 0.80");
+    assert!(
+        s.mh_without_crisis_line.is_empty(),
+        "no crisis line: {:?}",
+        s.mh_without_crisis_line
+    );
+    assert!(
+        s.mh_with_dose.is_empty(),
+        "dosing figure in a mental-health reply: {:?}",
+        s.mh_with_dose
+    );
+}
+
 #[test]
 fn mental_health_replies_carry_crisis_lines_in_every_region() {
     let engine = engine();

@@ -5,6 +5,7 @@
 //! Rust, no I/O after loading, no network, no model download.
 
 pub mod normalize;
+pub mod second_opinion;
 pub mod signals;
 pub mod topics;
 
@@ -16,6 +17,7 @@ use regex::Regex;
 use crate::diagnostics::Problem;
 use crate::library::Library;
 use normalize::{normalize, Normalized};
+use second_opinion::SecondOpinion;
 use signals::{Detection, SignalSet};
 use topics::TopicMatcher;
 
@@ -23,6 +25,12 @@ use topics::TopicMatcher;
 pub const CRISIS_FILE: &str = "crisis/crisis.toml";
 pub const EMERGENCY_FILE: &str = "crisis/emergency.toml";
 pub const MENTAL_HEALTH_FILE: &str = "crisis/mental-health.toml";
+pub const SECOND_OPINION_FILE: &str = "crisis/second-opinion.toml";
+
+/// The learned second opinion alone decides a crisis at or above this probability...
+pub const SECOND_OPINION_ALONE: f32 = 0.95;
+/// ...and together with any weak crisis rule at or above this one.
+pub const SECOND_OPINION_WITH_RULE: f32 = 0.60;
 
 /// What triage decided about a message, with the reasons that decided it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,6 +53,7 @@ pub struct Triage {
     crisis: SignalSet,
     emergency: SignalSet,
     mental_health: SignalSet,
+    second_opinion: SecondOpinion,
     matcher: TopicMatcher,
 }
 
@@ -67,11 +76,19 @@ impl Triage {
         let crisis = load(CRISIS_FILE);
         let emergency = load(EMERGENCY_FILE);
         let mental_health = load(MENTAL_HEALTH_FILE);
+        let second_opinion = SecondOpinion::load(&dir.join(SECOND_OPINION_FILE))
+            .map_err(|p| problems.extend(p))
+            .ok();
         let matcher = TopicMatcher::build(library)
             .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
             .ok();
-        let (Some(crisis), Some(emergency), Some(mental_health), Some(matcher)) =
-            (crisis, emergency, mental_health, matcher)
+        let (
+            Some(crisis),
+            Some(emergency),
+            Some(mental_health),
+            Some(second_opinion),
+            Some(matcher),
+        ) = (crisis, emergency, mental_health, second_opinion, matcher)
         else {
             return Err(problems);
         };
@@ -96,6 +113,7 @@ impl Triage {
                 crisis,
                 emergency,
                 mental_health,
+                second_opinion,
                 matcher,
             })
         } else {
@@ -108,7 +126,20 @@ impl Triage {
         let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
         let stripped = ADDRESSING.replace(head, "");
         let n = normalize(&stripped);
-        let crisis = self.crisis.detect(&n);
+        let mut crisis = self.crisis.detect(&n);
+        let opinion = self.second_opinion.judge(&n);
+        if !crisis.triggered {
+            let any_rule = !crisis.hits.is_empty();
+            let p = opinion.probability;
+            if p >= SECOND_OPINION_ALONE || (any_rule && p >= SECOND_OPINION_WITH_RULE) {
+                crisis.triggered = true;
+                crisis.hits.push(signals::Hit {
+                    family: "second-opinion".into(),
+                    strength: signals::Strength::Strong,
+                    rule: format!("p={p:.2} ({})", opinion.top_features.join(", ")),
+                });
+            }
+        }
         let emergency = self.emergency.detect(&n);
         let mh = self.mental_health.detect(&n);
 
@@ -172,6 +203,13 @@ impl Triage {
             reasons,
             truncated: n.truncated || text.len() > head.len(),
         }
+    }
+
+    /// The learned second opinion's crisis probability for a message, for evaluation.
+    pub fn crisis_probability(&self, text: &str) -> f32 {
+        self.second_opinion
+            .judge(&self.normalized(text))
+            .probability
     }
 
     /// The normalised forms of a message, for `explain`.
