@@ -187,7 +187,8 @@ impl Triage {
         let decided_by_detector = !topic.is_empty() && topic != "out-of-scope";
         let m = m.unwrap_or_else(|| self.matcher.best(&n));
         reasons.extend(m.reasons.iter().cloned());
-        // A mood question the detector missed still gets the professional and crisis help.
+        // A mood question the detector missed still goes to the mood templates (the matcher may
+        // choose them), and so gets the professional and crisis help.
         mental_health |= m.topic == "depression";
         Decision {
             topic: if decided_by_detector {

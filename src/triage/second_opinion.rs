@@ -15,7 +15,7 @@ use crate::diagnostics::{toml_problem, Problem};
 
 const EPOCHS: usize = 30;
 const LEARNING_RATE: f32 = 0.5;
-const L2: f32 = 1e-4;
+const L2: f32 = 1e-3;
 const CHAR_GRAM: usize = 4;
 
 #[derive(Deserialize)]
@@ -183,7 +183,7 @@ fn features(stemmer: &Stemmer, text: &Normalized) -> Vec<String> {
     out.extend(words.windows(2).map(|p| format!("b:{} {}", p[0], p[1])));
     for w in source.split(' ') {
         let padded: Vec<char> = format!("<{w}>").chars().collect();
-        if padded.len() > CHAR_GRAM {
+        if CHAR_GRAM > 0 && padded.len() > CHAR_GRAM {
             out.extend(
                 padded
                     .windows(CHAR_GRAM)

@@ -24,6 +24,10 @@ const CUE_SCALE: f32 = 0.12;
 const CUE_CAP: f32 = 0.6;
 /// Below this best score, the message is out of scope.
 pub const THRESHOLD: f32 = 0.22;
+/// Topics only their detectors can choose: a crisis or emergency answer without the detector's
+/// flag would be wrong twice (the reply and the flags that drive alerts). The mood templates stay
+/// open to the matcher on purpose: a mood question the detector missed still reaches them.
+const GATED_TOPICS: [&str; 2] = ["crisis", "emergency"];
 /// Examples with fewer content words than this are trusted proportionally less.
 const SHORT_EXAMPLE_WORDS: f32 = 3.0;
 /// Weight of the closest example vs the template centroid.
@@ -284,7 +288,11 @@ impl TopicMatcher {
         let cue_hits = self.cue_hits(&text.plain);
         let mut matches: Vec<Match> = Vec::new();
         for (i, t) in self.templates.iter().enumerate() {
-            if only.is_some_and(|o| o != t.topic) {
+            let wanted = match only {
+                Some(o) => o == t.topic,
+                None => !GATED_TOPICS.contains(&t.topic.as_str()),
+            };
+            if !wanted {
                 continue;
             }
             let (near, ex) = nearest[i];
