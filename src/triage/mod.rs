@@ -4,6 +4,7 @@
 //! mental health (which forces professional and crisis help onto the answer), then the topic. Pure
 //! Rust, no I/O after loading, no network, no model download.
 
+pub mod linear;
 pub mod normalize;
 pub mod second_opinion;
 pub mod signals;

@@ -4,19 +4,14 @@
 //! for; this catches paraphrases of the same situations that no rule names. Training is
 //! deterministic (fixed order, fixed epochs), so a library always gives the same model.
 
-use std::collections::HashMap;
 use std::path::Path;
 
-use rust_stemmers::{Algorithm, Stemmer};
 use serde::Deserialize;
 
+use super::linear::{english_stemmer, features, BinaryModel, Vocabulary};
 use super::normalize::{normalize, Normalized};
 use crate::diagnostics::{toml_problem, Problem};
 
-const EPOCHS: usize = 30;
-const LEARNING_RATE: f32 = 0.5;
-const L2: f32 = 1e-3;
-const CHAR_GRAM: usize = 4;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -35,9 +30,8 @@ struct Set {
 /// A trained classifier.
 #[derive(Debug)]
 pub struct SecondOpinion {
-    vocab: HashMap<String, usize>,
-    weights: Vec<f32>,
-    bias: f32,
+    vocab: Vocabulary,
+    model: BinaryModel,
     /// How many sentences of each label it learned from.
     pub trained_on: (usize, usize),
 }
@@ -95,105 +89,26 @@ impl SecondOpinion {
 
     /// Trains on (sentence, is_crisis) pairs.
     pub fn train(data: &[(&str, bool)]) -> SecondOpinion {
-        let stemmer = Stemmer::create(Algorithm::English);
-        let mut vocab: HashMap<String, usize> = HashMap::new();
-        let rows: Vec<(Vec<usize>, f32)> = data
+        let stemmer = english_stemmer();
+        let mut vocab = Vocabulary::default();
+        let rows: Vec<(Vec<usize>, bool)> = data
             .iter()
-            .map(|(text, label)| {
-                let ids = features(&stemmer, &normalize(text))
-                    .into_iter()
-                    .map(|f| {
-                        let next = vocab.len();
-                        *vocab.entry(f).or_insert(next)
-                    })
-                    .collect();
-                (ids, if *label { 1.0 } else { 0.0 })
-            })
+            .map(|(text, label)| (vocab.intern(features(&stemmer, &normalize(text))), *label))
             .collect();
-        let mut weights = vec![0.0f32; vocab.len()];
-        let mut bias = 0.0f32;
-        // Balance the classes so the corpus's proportions do not set the prior.
-        let pos = rows.iter().filter(|(_, y)| *y > 0.5).count().max(1) as f32;
-        let neg = (rows.len() as f32 - pos).max(1.0);
-        for epoch in 0..EPOCHS {
-            let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.1);
-            for (ids, y) in &rows {
-                let p =
-                    sigmoid(bias + ids.iter().map(|&i| weights[i]).sum::<f32>() * scale(ids.len()));
-                let class_weight = if *y > 0.5 {
-                    rows.len() as f32 / (2.0 * pos)
-                } else {
-                    rows.len() as f32 / (2.0 * neg)
-                };
-                let g = (p - y) * class_weight;
-                let s = scale(ids.len());
-                for &i in ids {
-                    weights[i] -= lr * (g * s + L2 * weights[i]);
-                }
-                bias -= lr * g * 0.1;
-            }
-        }
-        let positives = rows.iter().filter(|(_, y)| *y > 0.5).count();
-        SecondOpinion {
-            vocab,
-            weights,
-            bias,
-            trained_on: (positives, rows.len() - positives),
-        }
+        let model = BinaryModel::train(&rows, vocab.len());
+        let positives = rows.iter().filter(|(_, y)| *y).count();
+        SecondOpinion { vocab, model, trained_on: (positives, rows.len() - positives) }
     }
 
     /// The probability that a message signals crisis, with its strongest features.
     pub fn judge(&self, text: &Normalized) -> Opinion {
-        let stemmer = Stemmer::create(Algorithm::English);
-        let feats = features(&stemmer, text);
-        let known: Vec<(&String, f32)> = feats
-            .iter()
-            .filter_map(|f| self.vocab.get(f).map(|&i| (f, self.weights[i])))
-            .collect();
-        let s = scale(feats.len());
-        let z = self.bias + known.iter().map(|(_, w)| w).sum::<f32>() * s;
-        let mut top: Vec<&(&String, f32)> = known.iter().filter(|(_, w)| *w > 0.0).collect();
+        let feats = features(&english_stemmer(), text);
+        let known = self.vocab.lookup(&feats);
+        let (probability, contributions) = self.model.predict(&known, feats.len());
+        let mut top: Vec<(&str, f32)> = contributions.into_iter().filter(|(_, w)| *w > 0.0).collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Opinion {
-            probability: sigmoid(z),
-            top_features: top.iter().take(4).map(|(f, _)| (*f).clone()).collect(),
-        }
+        Opinion { probability, top_features: top.iter().take(4).map(|(f, _)| f.to_string()).collect() }
     }
-}
-
-/// Longer messages have more features; scale so length alone does not push the score.
-fn scale(n: usize) -> f32 {
-    1.0 / (n.max(1) as f32).sqrt()
-}
-
-fn sigmoid(z: f32) -> f32 {
-    1.0 / (1.0 + (-z).exp())
-}
-
-/// Stemmed words, word pairs and character 4-grams of the leetspeak-undone text (and of the
-/// letter-spaced runs joined back), so misspellings still share features.
-fn features(stemmer: &Stemmer, text: &Normalized) -> Vec<String> {
-    let source = text.despaced.as_deref().unwrap_or(&text.leet);
-    let words: Vec<String> = source
-        .split(' ')
-        .filter(|w| !w.is_empty())
-        .map(|w| stemmer.stem(w).into_owned())
-        .collect();
-    let mut out: Vec<String> = words.iter().map(|w| format!("w:{w}")).collect();
-    out.extend(words.windows(2).map(|p| format!("b:{} {}", p[0], p[1])));
-    for w in source.split(' ') {
-        let padded: Vec<char> = format!("<{w}>").chars().collect();
-        if CHAR_GRAM > 0 && padded.len() > CHAR_GRAM {
-            out.extend(
-                padded
-                    .windows(CHAR_GRAM)
-                    .map(|g| format!("c:{}", g.iter().collect::<String>())),
-            );
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 #[cfg(test)]
