@@ -25,7 +25,7 @@ static DOSING_FIGURE: LazyLock<Regex> = LazyLock::new(|| {
 /// Topics whose replies go to people who may be struggling: no amounts, ever.
 const NO_DOSING_TOPICS: [&str; 2] = ["depression", "crisis"];
 const MAX_BODY_WORDS: usize = 150;
-const MIN_EXAMPLES: usize = 5;
+const MIN_EXAMPLES: usize = 12;
 const REVIEW_MAX_AGE_DAYS: i64 = 365;
 
 /// Whether `text` contains a dosing figure; returns the first one.
@@ -166,10 +166,16 @@ fn check_one(t: &Template, catalog: &Catalog, today: Date, problems: &mut Vec<Pr
             );
         }
     }
+    let treatment_expected = matches!(
+        t.topic.as_str(),
+        "opioid-use-disorder" | "dependence-withdrawal"
+    );
+    let missing_treatment = treatment_expected && !has("treatment");
     if NO_DOSING_TOPICS.contains(&t.topic.as_str()) {
         let mut texts: Vec<&str> = vec![&t.title, &t.body];
         texts.extend(t.evidence.as_ref().map(|e| e.summary.as_str()));
         texts.extend(t.sources.iter().map(|s| s.title.as_str()));
+        texts.extend(t.examples.iter().map(String::as_str));
         for text in texts {
             if let Some(fig) = dosing_figure(text) {
                 error(
@@ -189,6 +195,16 @@ fn check_one(t: &Template, catalog: &Catalog, today: Date, problems: &mut Vec<Pr
     }
     if t.body.trim().is_empty() {
         error(t.body_line, "the body is empty".into());
+    }
+    if missing_treatment {
+        problems.push(Problem::warning(
+            path,
+            t.lines.resources,
+            format!(
+                "a `{}` template should include the `treatment` resources",
+                t.topic
+            ),
+        ));
     }
     let words = t.body.split_whitespace().count();
     if words > MAX_BODY_WORDS {

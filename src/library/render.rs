@@ -30,22 +30,29 @@ pub struct RenderOptions<'a> {
 
 /// Renders `template` with its blocks for the region.
 pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) -> Rendered {
-    let mut blocks: Vec<&str> = BLOCK_KINDS
-        .iter()
-        .copied()
-        .filter(|k| template.resources.iter().any(|r| r == k) || opts.extra_blocks.contains(k))
-        .collect();
-    if opts.emergency_first && !blocks.contains(&"emergency") {
-        blocks.insert(0, "emergency");
+    // The template's own order, then any extra blocks; the emergency block moves to the top
+    // when life may be at risk.
+    let mut blocks: Vec<&str> = template.resources.iter().map(String::as_str).collect();
+    for b in BLOCK_KINDS {
+        if opts.extra_blocks.contains(&b) && !blocks.contains(&b) {
+            blocks.push(b);
+        }
     }
-    let (first, rest): (Vec<&str>, Vec<&str>) = blocks
-        .iter()
-        .partition(|b| opts.emergency_first && **b == "emergency");
-
+    if opts.emergency_first {
+        blocks.retain(|b| *b != "emergency");
+    }
+    let mut shown = Vec::new();
     let mut plain = Vec::new();
     let mut html = Vec::new();
-    for b in &first {
-        push_block(resources, b, opts.region, &mut plain, &mut html);
+    if opts.emergency_first {
+        push_block(
+            resources,
+            "emergency",
+            opts.region,
+            &mut shown,
+            &mut plain,
+            &mut html,
+        );
     }
     plain.push(markdown_to_plain(&template.body));
     html.push(markdown_to_html(&template.body));
@@ -78,8 +85,8 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
             html.push(h);
         }
     }
-    for b in &rest {
-        push_block(resources, b, opts.region, &mut plain, &mut html);
+    for b in &blocks {
+        push_block(resources, b, opts.region, &mut shown, &mut plain, &mut html);
     }
     Rendered {
         plain: plain.join("\n\n"),
@@ -87,17 +94,24 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
     }
 }
 
-fn push_block(
-    resources: &Resources,
+/// Appends one block; a service already shown in an earlier block is not repeated.
+fn push_block<'r>(
+    resources: &'r Resources,
     block: &str,
     region: &str,
+    shown: &mut Vec<&'r str>,
     plain: &mut Vec<String>,
     html: &mut Vec<String>,
 ) {
-    let lines = resources.lines_for(block, region);
+    let lines: Vec<&HelpLine> = resources
+        .lines_for(block, region)
+        .into_iter()
+        .filter(|l| !shown.contains(&l.name.as_str()))
+        .collect();
     if lines.is_empty() {
         return;
     }
+    shown.extend(lines.iter().map(|l| l.name.as_str()));
     let heading = resources.heading(block).unwrap_or(block);
     let mut p = heading.to_string();
     let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(heading));

@@ -4,7 +4,9 @@
 //! mental health (which forces professional and crisis help onto the answer), then the topic. Pure
 //! Rust, no I/O after loading, no network, no model download.
 
+pub mod linear;
 pub mod normalize;
+pub mod second_opinion;
 pub mod signals;
 pub mod topics;
 
@@ -16,6 +18,7 @@ use regex::Regex;
 use crate::diagnostics::Problem;
 use crate::library::Library;
 use normalize::{normalize, Normalized};
+use second_opinion::SecondOpinion;
 use signals::{Detection, SignalSet};
 use topics::TopicMatcher;
 
@@ -23,6 +26,12 @@ use topics::TopicMatcher;
 pub const CRISIS_FILE: &str = "crisis/crisis.toml";
 pub const EMERGENCY_FILE: &str = "crisis/emergency.toml";
 pub const MENTAL_HEALTH_FILE: &str = "crisis/mental-health.toml";
+pub const SECOND_OPINION_FILE: &str = "crisis/second-opinion.toml";
+
+/// The learned second opinion alone decides a crisis at or above this probability...
+pub const SECOND_OPINION_ALONE: f32 = 0.95;
+/// ...and together with any weak crisis rule at or above this one.
+pub const SECOND_OPINION_WITH_RULE: f32 = 0.60;
 
 /// What triage decided about a message, with the reasons that decided it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -45,6 +54,7 @@ pub struct Triage {
     crisis: SignalSet,
     emergency: SignalSet,
     mental_health: SignalSet,
+    second_opinion: SecondOpinion,
     matcher: TopicMatcher,
 }
 
@@ -67,17 +77,48 @@ impl Triage {
         let crisis = load(CRISIS_FILE);
         let emergency = load(EMERGENCY_FILE);
         let mental_health = load(MENTAL_HEALTH_FILE);
+        let second_opinion = SecondOpinion::load(&dir.join(SECOND_OPINION_FILE))
+            .map_err(|p| problems.extend(p))
+            .ok();
         let matcher = TopicMatcher::build(library)
             .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
             .ok();
-        match (crisis, emergency, mental_health, matcher) {
-            (Some(crisis), Some(emergency), Some(mental_health), Some(matcher)) => Ok(Triage {
+        let (
+            Some(crisis),
+            Some(emergency),
+            Some(mental_health),
+            Some(second_opinion),
+            Some(matcher),
+        ) = (crisis, emergency, mental_health, second_opinion, matcher)
+        else {
+            return Err(problems);
+        };
+        let sets = [
+            (&crisis, CRISIS_FILE),
+            (&emergency, EMERGENCY_FILE),
+            (&mental_health, MENTAL_HEALTH_FILE),
+        ];
+        for (set, file) in sets {
+            for id in set.templates() {
+                if library.template(id).is_none() {
+                    problems.push(Problem::error(
+                        &dir.join(file),
+                        0,
+                        format!("routes to template `{id}`, which is not an approved template"),
+                    ));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(Triage {
                 crisis,
                 emergency,
                 mental_health,
+                second_opinion,
                 matcher,
-            }),
-            _ => Err(problems),
+            })
+        } else {
+            Err(problems)
         }
     }
 
@@ -86,7 +127,20 @@ impl Triage {
         let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
         let stripped = ADDRESSING.replace(head, "");
         let n = normalize(&stripped);
-        let crisis = self.crisis.detect(&n);
+        let mut crisis = self.crisis.detect(&n);
+        let opinion = self.second_opinion.judge(&n);
+        if !crisis.triggered {
+            let any_rule = !crisis.hits.is_empty();
+            let p = opinion.probability;
+            if p >= SECOND_OPINION_ALONE || (any_rule && p >= SECOND_OPINION_WITH_RULE) {
+                crisis.triggered = true;
+                crisis.hits.push(signals::Hit {
+                    family: "second-opinion".into(),
+                    strength: signals::Strength::Strong,
+                    rule: format!("p={p:.2} ({})", opinion.top_features.join(", ")),
+                });
+            }
+        }
         let emergency = self.emergency.detect(&n);
         let mh = self.mental_health.detect(&n);
 
@@ -101,10 +155,23 @@ impl Triage {
             plain: self.crisis.mask(&n.plain),
             ..n
         };
+        let routed = |set: &SignalSet, d: &Detection, topic: &str| {
+            set.route(d)
+                .map(|id| topics::Match {
+                    template_id: id.to_string(),
+                    topic: topic.to_string(),
+                    score: 1.0,
+                    reasons: vec![format!("{} routes to {id}", set.name())],
+                })
+                .or_else(|| self.matcher.best_in(&n, topic))
+        };
         let (topic, m) = if crisis.triggered {
-            ("crisis", self.matcher.best_in(&n, "crisis"))
+            ("crisis", routed(&self.crisis, &crisis, "crisis"))
         } else if emergency.triggered {
-            ("emergency", self.matcher.best_in(&n, "emergency"))
+            (
+                "emergency",
+                routed(&self.emergency, &emergency, "emergency"),
+            )
         } else if mental_health {
             ("depression", self.matcher.best_in(&n, "depression"))
         } else {
@@ -121,7 +188,8 @@ impl Triage {
         let decided_by_detector = !topic.is_empty() && topic != "out-of-scope";
         let m = m.unwrap_or_else(|| self.matcher.best(&n));
         reasons.extend(m.reasons.iter().cloned());
-        // A mood question the detector missed still gets the professional and crisis help.
+        // A mood question the detector missed still goes to the mood templates (the matcher may
+        // choose them), and so gets the professional and crisis help.
         mental_health |= m.topic == "depression";
         Decision {
             topic: if decided_by_detector {
@@ -137,6 +205,13 @@ impl Triage {
             reasons,
             truncated: n.truncated || text.len() > head.len(),
         }
+    }
+
+    /// The learned second opinion's crisis probability for a message, for evaluation.
+    pub fn crisis_probability(&self, text: &str) -> f32 {
+        self.second_opinion
+            .judge(&self.normalized(text))
+            .probability
     }
 
     /// The normalised forms of a message, for `explain`.

@@ -127,15 +127,29 @@ fn lookalike(c: char) -> Option<char> {
         'ø' => 'o',
         'ł' => 'l',
         'ı' => 'i',
-        'ɑ' | 'α' => 'a',
-        'ε' | 'є' => 'e',
-        'ι' | 'і' => 'i',
-        'κ' => 'k',
+        'ɑ' | 'α' | 'а' => 'a',
+        'в' | 'β' => 'b',
+        'с' | 'ϲ' => 'c',
+        'ԁ' => 'd',
+        'ε' | 'є' | 'е' | 'ё' => 'e',
+        'ɡ' => 'g',
+        'һ' | 'н' => 'h',
+        'ι' | 'і' | 'ї' => 'i',
+        'ј' => 'j',
+        'κ' | 'к' => 'k',
+        'м' => 'm',
+        'η' | 'п' => 'n',
+        'ο' | 'о' | 'σ' => 'o',
+        'ρ' | 'р' => 'p',
+        'ԛ' => 'q',
+        'г' => 'r',
+        'ѕ' => 's',
+        'τ' | 'т' => 't',
+        'υ' | 'μ' => 'u',
         'ν' => 'v',
-        'ρ' => 'p',
-        'τ' => 't',
-        'υ' => 'u',
-        'χ' => 'x',
+        'ԝ' | 'ω' | 'ш' => 'w',
+        'χ' | 'х' => 'x',
+        'у' | 'γ' => 'y',
         _ => return None,
     })
 }
@@ -175,7 +189,7 @@ fn words(folded: &str, leet: bool) -> String {
         for c in word.chars() {
             if c.is_alphanumeric() {
                 current.push(c);
-            } else if c == '\'' || c == '\u{2019}' {
+            } else if (c == '\'' || c == '\u{2019}') && !is_elision(&current) {
                 // "don't" -> "dont": apostrophes are often left out in chat anyway.
             } else {
                 flush_word(&mut out, &mut current);
@@ -184,6 +198,12 @@ fn words(folded: &str, leet: bool) -> String {
         flush_word(&mut out, &mut current);
     }
     out
+}
+
+/// French and Italian elisions ("d'en", "j'ai", "qu'il", "l'aide") split into two words, so
+/// "d'en finir" reads as "d en finir"; English contractions ("don't", "i'm") are joined.
+fn is_elision(before: &str) -> bool {
+    matches!(before, "d" | "j" | "l" | "m" | "n" | "s" | "t" | "c" | "qu")
 }
 
 fn flush_word(out: &mut String, word: &mut String) {
@@ -311,6 +331,11 @@ mod tests {
     #[test]
     fn caps_letter_repeats_and_drops_apostrophes() {
         assert_eq!(normalize("I dooooon't know!!!").plain, "i doont know");
+        assert_eq!(
+            normalize("j'ai envie d'en finir").plain,
+            "j ai envie d en finir"
+        );
+        assert_eq!(normalize("I'm sure it's fine").plain, "im sure its fine");
     }
 
     #[test]

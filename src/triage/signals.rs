@@ -43,6 +43,9 @@ pub enum Strength {
 struct SignalFile {
     #[serde(default = "default_weak_needed")]
     weak_needed: usize,
+    /// The template that answers when this file's signals decide the topic.
+    #[serde(default)]
+    default_template: Option<String>,
     #[serde(default)]
     mask: Vec<RuleGroup>,
     #[serde(default)]
@@ -61,6 +64,9 @@ struct RuleGroup {
     description: Option<String>,
     #[serde(default)]
     strength: Option<Strength>,
+    /// A more specific template for this family (e.g. worry about someone else).
+    #[serde(default)]
+    template: Option<String>,
     #[serde(default)]
     phrases: Vec<Spanned<String>>,
     #[serde(default)]
@@ -72,6 +78,7 @@ struct RuleGroup {
 struct Family {
     id: String,
     strength: Strength,
+    template: Option<String>,
     rules: Vec<String>,
     set: RegexSet,
     /// Phrase forms without spaces, for letter-spaced runs that lost their word gaps.
@@ -107,6 +114,7 @@ impl Detection {
 pub struct SignalSet {
     name: String,
     weak_needed: usize,
+    default_template: Option<String>,
     masks: Vec<(String, Vec<Regex>)>,
     families: Vec<Family>,
 }
@@ -177,6 +185,7 @@ impl SignalSet {
                 (Ok(set), Ok(compact)) => families.push(Family {
                     id: group.id.clone(),
                     strength,
+                    template: group.template.clone(),
                     rules,
                     set,
                     compact,
@@ -196,6 +205,7 @@ impl SignalSet {
             Ok(SignalSet {
                 name,
                 weak_needed: file.weak_needed,
+                default_template: file.default_template,
                 masks,
                 families,
             })
@@ -206,6 +216,35 @@ impl SignalSet {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Every template id this file routes to, for checking that they exist.
+    pub fn templates(&self) -> impl Iterator<Item = &str> {
+        self.default_template
+            .iter()
+            .chain(self.families.iter().filter_map(|f| f.template.as_ref()))
+            .map(String::as_str)
+    }
+
+    /// The template that should answer a triggered detection: the default one when the writer
+    /// speaks of themselves (a first-person phrase matched in a family without its own template),
+    /// else the template of the first family that names one, else the default.
+    pub fn route(&self, d: &Detection) -> Option<&str> {
+        let family = |id: &str| self.families.iter().find(|f| f.id == id);
+        let first_person = d.hits.iter().any(|h| {
+            family(&h.family).is_some_and(|f| f.template.is_none())
+                && h.rule
+                    .split(|c: char| !c.is_alphanumeric())
+                    .any(|w| FIRST_PERSON.contains(&w))
+        });
+        let specific = d
+            .hits
+            .iter()
+            .find_map(|h| family(&h.family).and_then(|f| f.template.as_deref()));
+        match (first_person, specific) {
+            (false, Some(t)) => Some(t),
+            _ => self.default_template.as_deref().or(specific),
+        }
     }
 
     /// Runs the masks, then every family, over every normalised form of the message.
@@ -268,6 +307,8 @@ impl SignalSet {
         out
     }
 }
+
+const FIRST_PERSON: &[&str] = &["i", "im", "ive", "id", "ill", "me", "my", "myself", "mine"];
 
 fn hit(family: &Family, i: usize) -> Hit {
     Hit {

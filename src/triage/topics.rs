@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use regex::RegexSet;
 use rust_stemmers::{Algorithm, Stemmer};
 
+use super::linear::{self, BinaryModel, Vocabulary};
 use super::normalize::Normalized;
 use crate::library::catalog::OUT_OF_SCOPE;
 use crate::library::{Catalog, Library};
@@ -24,6 +25,14 @@ const CUE_SCALE: f32 = 0.12;
 const CUE_CAP: f32 = 0.6;
 /// Below this best score, the message is out of scope.
 pub const THRESHOLD: f32 = 0.22;
+/// Topics only their detectors can choose: a crisis or emergency answer without the detector's
+/// flag would be wrong twice (the reply and the flags that drive alerts). The mood templates stay
+/// open to the matcher on purpose: a mood question the detector missed still reaches them.
+const GATED_TOPICS: [&str; 2] = ["crisis", "emergency"];
+/// How much the learned model's probability (0..1) adds to a template's score.
+const LEARNED_WEIGHT: f32 = 0.2;
+/// Examples with fewer content words than this are trusted proportionally less.
+const SHORT_EXAMPLE_WORDS: f32 = 3.0;
 /// Weight of the closest example vs the template centroid.
 const NEAREST_WEIGHT: f32 = 0.6;
 
@@ -127,6 +136,9 @@ struct Example {
     template: usize,
     text: String,
     vec: SparseVec,
+    /// Examples of one or two words match anything that shares a word with them ("help"), so
+    /// their similarity counts for less.
+    trust: f32,
 }
 
 #[derive(Debug)]
@@ -154,6 +166,9 @@ pub struct TopicMatcher {
     cues: Vec<TopicCues>,
     topic_order: Vec<String>,
     synonyms: BTreeMap<String, String>,
+    /// One-vs-rest logistic models per topic, learned from the same examples.
+    learned: Vec<(String, BinaryModel)>,
+    learned_vocab: Vocabulary,
 }
 
 impl TopicMatcher {
@@ -208,6 +223,8 @@ impl TopicMatcher {
         let mut sums: Vec<BTreeMap<u32, f32>> = vec![BTreeMap::new(); templates.len()];
         for (t, text, feats) in docs {
             let vec = weigh(&vocab, &idf, &feats);
+            let words = feats.iter().filter(|f| !f.contains(' ')).count();
+            let trust = (words as f32 / SHORT_EXAMPLE_WORDS).min(1.0);
             for (k, v) in &vec {
                 *sums[t].entry(*k).or_default() += v;
             }
@@ -215,12 +232,14 @@ impl TopicMatcher {
                 template: t,
                 text,
                 vec,
+                trust,
             });
         }
         for (model, sum) in templates.iter_mut().zip(sums) {
             model.centroid = normalized(sum.into_iter().collect());
         }
         let cues = compile_cues(&library.catalog)?;
+        let (learned_vocab, learned) = learn_topics(library);
         let topic_order = library.catalog.ids().map(str::to_string).collect();
         let synonyms = library.catalog.synonyms.clone();
         Ok(TopicMatcher {
@@ -231,6 +250,8 @@ impl TopicMatcher {
             cues,
             topic_order,
             synonyms,
+            learned,
+            learned_vocab,
         })
     }
 
@@ -268,15 +289,20 @@ impl TopicMatcher {
         let query = weigh(&self.vocab, &self.idf, &feats);
         let mut nearest: Vec<(f32, usize)> = vec![(0.0, usize::MAX); self.templates.len()];
         for (i, ex) in self.examples.iter().enumerate() {
-            let s = dot(&query, &ex.vec);
+            let s = dot(&query, &ex.vec) * ex.trust;
             if s > nearest[ex.template].0 {
                 nearest[ex.template] = (s, i);
             }
         }
         let cue_hits = self.cue_hits(&text.plain);
+        let learned = self.learned_probabilities(text);
         let mut matches: Vec<Match> = Vec::new();
         for (i, t) in self.templates.iter().enumerate() {
-            if only.is_some_and(|o| o != t.topic) {
+            let wanted = match only {
+                Some(o) => o == t.topic,
+                None => !GATED_TOPICS.contains(&t.topic.as_str()),
+            };
+            if !wanted {
                 continue;
             }
             let (near, ex) = nearest[i];
@@ -285,6 +311,7 @@ impl TopicMatcher {
             let (cue_weight, cue_rules) =
                 cue_hits.get(t.topic.as_str()).cloned().unwrap_or_default();
             let cue = (cue_weight * CUE_SCALE).min(CUE_CAP);
+            let p = learned.get(t.topic.as_str()).copied().unwrap_or(0.0);
             let mut reasons = Vec::new();
             if let Some(ex) = self.examples.get(ex) {
                 reasons.push(format!(
@@ -292,13 +319,16 @@ impl TopicMatcher {
                     ex.text
                 ));
             }
+            if p >= 0.5 {
+                reasons.push(format!("learned model: {} ({p:.2})", t.topic));
+            }
             if !cue_rules.is_empty() {
                 reasons.push(format!("{} cues: {}", t.topic, cue_rules.join(", ")));
             }
             matches.push(Match {
                 template_id: t.id.clone(),
                 topic: t.topic.clone(),
-                score: sim + cue,
+                score: sim + cue + LEARNED_WEIGHT * p,
                 reasons,
             });
         }
@@ -334,6 +364,13 @@ impl TopicMatcher {
         matches
     }
 
+    /// Per topic: the learned model's probability that the message belongs to it.
+    fn learned_probabilities(&self, text: &Normalized) -> HashMap<&str, f32> {
+        let feats = linear::features(&linear::english_stemmer(), text);
+        let known = self.learned_vocab.lookup(&feats);
+        self.learned.iter().map(|(topic, m)| (topic.as_str(), m.predict(&known, feats.len()).0)).collect()
+    }
+
     /// Per topic: summed weight of the distinct cues that matched, and which.
     fn cue_hits(&self, plain: &str) -> HashMap<&str, (f32, Vec<String>)> {
         let mut out: HashMap<&str, (f32, Vec<String>)> = HashMap::new();
@@ -347,6 +384,31 @@ impl TopicMatcher {
         }
         out
     }
+}
+
+/// One logistic model per topic (that topic's examples against all others).
+fn learn_topics(library: &Library) -> (Vocabulary, Vec<(String, BinaryModel)>) {
+    let stemmer = linear::english_stemmer();
+    let mut vocab = Vocabulary::default();
+    let data: Vec<(&str, Vec<usize>)> = library
+        .templates()
+        .iter()
+        .flat_map(|t| t.examples.iter().map(move |e| (t.topic.as_str(), e)))
+        .map(|(topic, e)| (topic, vocab.intern(linear::features(&stemmer, &super::normalize::normalize(e)))))
+        .collect();
+    let mut topics: Vec<&str> = data.iter().map(|(t, _)| *t).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    let models = topics
+        .into_iter()
+        .filter(|t| !GATED_TOPICS.contains(t))
+        .map(|topic| {
+            let rows: Vec<(Vec<usize>, bool)> =
+                data.iter().map(|(t, ids)| (ids.clone(), *t == topic)).collect();
+            (topic.to_string(), BinaryModel::train(&rows, vocab.len()))
+        })
+        .collect();
+    (vocab, models)
 }
 
 fn mentions_kratom(plain: &str) -> bool {
