@@ -292,7 +292,7 @@ impl Config {
         if !is_region(&self.bot.default_region) {
             return Err(invalid(
                 "bot.default_region",
-                "must be a two-letter region code such as US",
+                "must be a region code such as US",
             ));
         }
         if self.bot.catch_up_minutes > 24 * 60 {
@@ -351,9 +351,29 @@ impl Config {
                 if !is_region(region) {
                     return Err(invalid(
                         format!("rooms.\"{room}\".region"),
-                        "must be a two-letter region code such as GB",
+                        "must be a region code such as UK",
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces every region in the config by the library's canonical code (`GB` -> `UK`), or
+    /// fails naming the key when the library has no help lines for it.
+    pub fn resolve_regions(
+        &mut self,
+        resolve: impl Fn(&str) -> Option<String>,
+        known: &[&str],
+    ) -> Result<(), ConfigError> {
+        let expected = || format!("must be one of the library's regions: {}", known.join(", "));
+        self.bot.default_region = resolve(&self.bot.default_region)
+            .ok_or_else(|| invalid("bot.default_region", expected()))?;
+        for (room, o) in &mut self.rooms {
+            if let Some(region) = &o.region {
+                let canonical = resolve(region)
+                    .ok_or_else(|| invalid(format!("rooms.\"{room}\".region"), expected()))?;
+                o.region = Some(canonical);
             }
         }
         Ok(())
@@ -421,8 +441,10 @@ fn is_user_id(s: &str) -> bool {
     }
 }
 
+/// Syntax only; whether the response library knows the region is checked at start-up
+/// ([`Config::resolve_regions`]), since the library defines the regions.
 fn is_region(s: &str) -> bool {
-    s.len() == 2 && s.chars().all(|c| c.is_ascii_alphabetic())
+    (2..=16).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphabetic())
 }
 
 /// Reads a secret from `VAR`, or from the file named by `VAR_FILE` (trailing newline trimmed).
@@ -523,12 +545,34 @@ mod tests {
         assert!(err(&typo).contains("comand_prefix"), "{}", err(&typo));
         let zero = format!("{MINIMAL}\n[rate_limits]\nper_user = 0\n");
         assert!(err(&zero).contains("rate_limits.per_user"));
-        let region = format!("{MINIMAL}\n[bot]\ndefault_region = \"USA\"\n");
+        let region = format!("{MINIMAL}\n[bot]\ndefault_region = \"U5\"\n");
         assert!(err(&region).contains("bot.default_region"));
         let room_key = format!("{MINIMAL}\n[rooms.general]\nmode = \"all\"\n");
         assert!(err(&room_key).contains("rooms.\"general\""));
         let bad_log = format!("{MINIMAL}\n[logging]\nformat = \"xml\"\n");
         assert!(err(&bad_log).contains("format"));
+    }
+
+    #[test]
+    fn regions_resolve_against_the_library() {
+        let mut c = parse(&format!(
+            "{MINIMAL}\n[bot]\ndefault_region = \"gb\"\n[rooms.\"!a:x\"]\nregion = \"ZZ\"\n"
+        ))
+        .expect("valid syntax");
+        let resolve = |r: &str| match r.to_ascii_uppercase().as_str() {
+            "GB" | "UK" => Some("UK".to_owned()),
+            "US" => Some("US".to_owned()),
+            _ => None,
+        };
+        let e = c
+            .resolve_regions(resolve, &["UK", "US"])
+            .expect_err("ZZ is unknown")
+            .to_string();
+        assert!(
+            e.contains("rooms.\"!a:x\".region") && e.contains("UK, US"),
+            "{e}"
+        );
+        assert_eq!(c.bot.default_region, "UK");
     }
 
     #[test]
