@@ -134,7 +134,7 @@ impl Default for RateLimitConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InviteConfig {
     /// Matrix user ids whose invites are accepted.
@@ -147,6 +147,16 @@ pub struct InviteConfig {
     /// Leave a room once nobody but the bot is left in it.
     #[serde(default = "default_true")]
     pub leave_when_alone: bool,
+}
+
+impl Default for InviteConfig {
+    fn default() -> Self {
+        InviteConfig {
+            allow_users: Vec::new(),
+            allow_servers: Vec::new(),
+            leave_when_alone: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -501,6 +511,14 @@ mod tests {
         assert_eq!(c.rate_limits.per_user, 5);
         assert_eq!(c.rate_limits.per_room, 20);
         assert_eq!(c.logging.format, LogFormat::Text);
+        assert!(
+            c.invites.leave_when_alone,
+            "leave_when_alone defaults to true without [invites]"
+        );
+        assert!(
+            c.bot.crisis_watch,
+            "crisis_watch defaults to true without [bot]"
+        );
         assert_eq!(c.storage.data_dir, PathBuf::from("/etc/kratom/data"));
         assert_eq!(c.server_name(), "example.org");
         let room = c.room_settings("!x:example.org");

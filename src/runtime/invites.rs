@@ -65,7 +65,9 @@ pub async fn leave_if_alone(bot: &Bot, room: &Room) {
     if !bot.config.invites.leave_when_alone || room.state() != RoomState::Joined {
         return;
     }
-    if room.joined_members_count() <= 1 && room.invited_members_count() == 0 {
+    let (joined, invited) = (room.joined_members_count(), room.invited_members_count());
+    tracing::debug!(room = %room.room_id(), joined, invited, "membership changed");
+    if joined <= 1 && invited == 0 {
         tracing::info!(room = %room.room_id(), "alone in the room; leaving");
         if let Err(e) = room.leave().await {
             tracing::warn!(room = %room.room_id(), error = %e, "cannot leave");

@@ -117,6 +117,30 @@ pub fn unique(name: &str) -> String {
 }
 
 impl Synapse {
+    /// Stops Synapse and starts it again on the same port with the same data (a homeserver
+    /// restart as clients see it).
+    pub fn restart(&self) {
+        let stop = Command::new("bash")
+            .arg(script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+        assert!(stop.is_ok_and(|s| s.success()), "synapse.sh stop failed");
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("start")
+            .arg(&self.dir)
+            .arg(self.port.to_string())
+            .env("KRATOM_SYNAPSE_WATCH_PID", std::process::id().to_string())
+            .output()
+            .expect("cannot run scripts/synapse.sh");
+        assert!(
+            out.status.success(),
+            "Synapse did not restart: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Registers a user (password [`PASSWORD`]) and returns its id.
     pub fn register(&self, localpart: &str) -> OwnedUserId {
         let out = Command::new("bash")
