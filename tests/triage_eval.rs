@@ -163,6 +163,24 @@ fn heldout_set_holds_safety_bars() {
     );
 }
 
+/// A third set by yet another author. Scored once before any change: crisis recall 0.469, topic
+/// accuracy 0.681, false alarms 0.5% (the honest estimate for unseen messages at that point).
+/// The rules were generalised after that, so it is a regression guard now.
+#[test]
+fn third_set_holds_safety_bars() {
+    let engine = engine();
+    let s = score(&engine, Path::new("tests/data/unseen-final.jsonl"), "US");
+    let (acc, recall, fpr) = report("third", &s);
+    assert_eq!(recall, 1.0, "missed crisis messages: {:?}", s.missed);
+    assert!(fpr <= 0.02, "crisis false alarms {:?}", s.false_alarms);
+    assert!(acc >= 0.75, "topic accuracy {acc:.3} < 0.75");
+    assert!(
+        s.mh_with_dose.is_empty(),
+        "dosing figure in a mental-health reply: {:?}",
+        s.mh_with_dose
+    );
+}
+
 #[test]
 fn mental_health_replies_carry_crisis_lines_in_every_region() {
     let engine = engine();

@@ -12,7 +12,6 @@ use super::linear::{english_stemmer, features, BinaryModel, Vocabulary};
 use super::normalize::{normalize, Normalized};
 use crate::diagnostics::{toml_problem, Problem};
 
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CorpusFile {
@@ -97,7 +96,11 @@ impl SecondOpinion {
             .collect();
         let model = BinaryModel::train(&rows, vocab.len());
         let positives = rows.iter().filter(|(_, y)| *y).count();
-        SecondOpinion { vocab, model, trained_on: (positives, rows.len() - positives) }
+        SecondOpinion {
+            vocab,
+            model,
+            trained_on: (positives, rows.len() - positives),
+        }
     }
 
     /// The probability that a message signals crisis, with its strongest features.
@@ -105,9 +108,15 @@ impl SecondOpinion {
         let feats = features(&english_stemmer(), text);
         let known = self.vocab.lookup(&feats);
         let (probability, contributions) = self.model.predict(&known, feats.len());
-        let mut top: Vec<(&str, f32)> = contributions.into_iter().filter(|(_, w)| *w > 0.0).collect();
+        let mut top: Vec<(&str, f32)> = contributions
+            .into_iter()
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Opinion { probability, top_features: top.iter().take(4).map(|(f, _)| f.to_string()).collect() }
+        Opinion {
+            probability,
+            top_features: top.iter().take(4).map(|(f, _)| f.to_string()).collect(),
+        }
     }
 }
 
