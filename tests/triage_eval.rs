@@ -175,6 +175,13 @@ fn heldout_set_holds_safety_bars() {
 #[test]
 fn third_set_holds_safety_bars() {
     hold_bars("third", "tests/data/unseen-final.jsonl", 0.80, false);
+    let engine = engine();
+    let s = score(&engine, Path::new("tests/data/unseen-final.jsonl"), "US");
+    assert!(
+        s.mh_without_crisis_line.is_empty(),
+        "no crisis line: {:?}",
+        s.mh_without_crisis_line
+    );
 }
 
 #[test]
