@@ -116,9 +116,9 @@ fn engine() -> Engine {
 }
 
 /// Scores one labelled set and holds it to the safety bars, plus a topic-accuracy floor.
-/// `strict` also requires a crisis line in every mental-health reply and an evidence line in
-/// every answer about kratom.
-fn hold_bars(name: &str, path: &str, min_acc: f64, strict: bool) {
+/// Every mental-health reply must carry a crisis line; `require_evidence` also requires an
+/// evidence line in every reply whose labelled topic is about kratom.
+fn hold_bars(name: &str, path: &str, min_acc: f64, require_evidence: bool) {
     let engine = engine();
     let s = score(&engine, Path::new(path), "US");
     let (acc, recall, fpr) = report(name, &s);
@@ -141,12 +141,12 @@ fn hold_bars(name: &str, path: &str, min_acc: f64, strict: bool) {
         "{name}: dosing figure in a mental-health reply: {:?}",
         s.mh_with_dose
     );
-    if strict {
-        assert!(
-            s.mh_without_crisis_line.is_empty(),
-            "{name}: no crisis line: {:?}",
-            s.mh_without_crisis_line
-        );
+    assert!(
+        s.mh_without_crisis_line.is_empty(),
+        "{name}: no crisis line: {:?}",
+        s.mh_without_crisis_line
+    );
+    if require_evidence {
         assert!(
             s.without_evidence.is_empty(),
             "{name}: replies without evidence: {:?}",
@@ -175,13 +175,6 @@ fn heldout_set_holds_safety_bars() {
 #[test]
 fn third_set_holds_safety_bars() {
     hold_bars("third", "tests/data/unseen-final.jsonl", 0.80, false);
-    let engine = engine();
-    let s = score(&engine, Path::new("tests/data/unseen-final.jsonl"), "US");
-    assert!(
-        s.mh_without_crisis_line.is_empty(),
-        "no crisis line: {:?}",
-        s.mh_without_crisis_line
-    );
 }
 
 #[test]
