@@ -1,6 +1,6 @@
 //! kratom-bot's command line: parse arguments, call the library, print.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -24,11 +24,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Prints a line; a closed pipe (`| head`) is not an error.
+fn print_out(text: &str) -> io::Result<()> {
+    match writeln!(io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { dir } => {
             let (text, ok) = report::check(dir.as_deref().unwrap_or(&cli.responses));
-            print!("{text}");
+            print_out(text.trim_end())?;
             return Ok(if ok {
                 ExitCode::SUCCESS
             } else {
@@ -38,11 +46,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ask { message, region } => {
             let engine = cli::load_engine(&cli.responses)?;
             let region = cli::check_region(&engine, &region)?;
-            println!("{}", engine.respond(&message, &region).plain);
+            print_out(&engine.respond(&message, &region).plain)?;
         }
         Command::Explain { message } => {
             let engine = cli::load_engine(&cli.responses)?;
-            print!("{}", report::explain(&engine, &message));
+            print_out(report::explain(&engine, &message).trim_end())?;
         }
         Command::Chat { region } => {
             let engine = cli::load_engine(&cli.responses)?;
@@ -59,7 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Topics => {
             let engine = cli::load_engine(&cli.responses)?;
-            print!("{}", report::topics(&engine));
+            print_out(report::topics(&engine).trim_end())?;
         }
     }
     Ok(ExitCode::SUCCESS)

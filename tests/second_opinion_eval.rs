@@ -27,7 +27,11 @@ fn load(path: &str) -> Vec<Item> {
 #[test]
 fn second_opinion_separates_crisis_on_unseen_sets() {
     let engine = Engine::load(Path::new("responses")).expect("library loads");
-    for set in ["tests/data/dev.jsonl", "tests/data/heldout.jsonl"] {
+    for set in [
+        "tests/data/dev.jsonl",
+        "tests/data/heldout.jsonl",
+        "tests/data/unseen-final.jsonl",
+    ] {
         let items = load(set);
         let scored: Vec<(f32, bool)> = items
             .iter()

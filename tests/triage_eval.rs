@@ -115,29 +115,50 @@ fn engine() -> Engine {
     Engine::load(Path::new("responses")).expect("the shipped library loads")
 }
 
-#[test]
-fn dev_set_meets_the_bars() {
+/// Scores one labelled set and holds it to the safety bars, plus a topic-accuracy floor.
+/// Every mental-health reply must carry a crisis line; `require_evidence` also requires an
+/// evidence line in every reply whose labelled topic is about kratom.
+fn hold_bars(name: &str, path: &str, min_acc: f64, require_evidence: bool) {
     let engine = engine();
-    let s = score(&engine, Path::new("tests/data/dev.jsonl"), "US");
-    let (acc, recall, fpr) = report("dev", &s);
-    assert_eq!(recall, 1.0, "missed crisis messages: {:?}", s.missed);
-    assert!(fpr <= 0.02, "crisis false alarms {:?}", s.false_alarms);
-    assert!(acc >= 0.90, "topic accuracy {acc:.3} < 0.90");
+    let s = score(&engine, Path::new(path), "US");
+    let (acc, recall, fpr) = report(name, &s);
+    assert_eq!(
+        recall, 1.0,
+        "{name}: missed crisis messages: {:?}",
+        s.missed
+    );
     assert!(
-        s.mh_without_crisis_line.is_empty(),
-        "no crisis line: {:?}",
-        s.mh_without_crisis_line
+        fpr <= 0.02,
+        "{name}: crisis false alarms {:?}",
+        s.false_alarms
+    );
+    assert!(
+        acc >= min_acc,
+        "{name}: topic accuracy {acc:.3} < {min_acc}"
     );
     assert!(
         s.mh_with_dose.is_empty(),
-        "dosing figure in a mental-health reply: {:?}",
+        "{name}: dosing figure in a mental-health reply: {:?}",
         s.mh_with_dose
     );
     assert!(
-        s.without_evidence.is_empty(),
-        "replies without evidence: {:?}",
-        s.without_evidence
+        s.mh_without_crisis_line.is_empty(),
+        "{name}: no crisis line: {:?}",
+        s.mh_without_crisis_line
     );
+    if require_evidence {
+        assert!(
+            s.without_evidence.is_empty(),
+            "{name}: replies without evidence: {:?}",
+            s.without_evidence
+        );
+    }
+}
+
+/// The shared development set with the bars.
+#[test]
+fn dev_set_meets_the_bars() {
+    hold_bars("dev", "tests/data/dev.jsonl", 0.90, true);
 }
 
 /// A second labelled set, written independently of the rules by a separate author (adversarial:
@@ -145,22 +166,15 @@ fn dev_set_meets_the_bars() {
 /// accuracy 0.64; the rules were generalised after that, so it is a regression guard now.
 #[test]
 fn heldout_set_holds_safety_bars() {
-    let engine = engine();
-    let s = score(&engine, Path::new("tests/data/heldout.jsonl"), "US");
-    let (acc, recall, fpr) = report("heldout", &s);
-    assert_eq!(recall, 1.0, "missed crisis messages: {:?}", s.missed);
-    assert!(fpr <= 0.02, "crisis false alarms {:?}", s.false_alarms);
-    assert!(acc >= 0.80, "topic accuracy {acc:.3} < 0.80");
-    assert!(
-        s.mh_without_crisis_line.is_empty(),
-        "no crisis line: {:?}",
-        s.mh_without_crisis_line
-    );
-    assert!(
-        s.mh_with_dose.is_empty(),
-        "dosing figure in a mental-health reply: {:?}",
-        s.mh_with_dose
-    );
+    hold_bars("heldout", "tests/data/heldout.jsonl", 0.85, false);
+}
+
+/// A third set by yet another author. Scored once before any change: crisis recall 0.469, topic
+/// accuracy 0.681, false alarms 0.5% (the honest estimate for unseen messages at that point).
+/// The rules were generalised after that, so it is a regression guard now.
+#[test]
+fn third_set_holds_safety_bars() {
+    hold_bars("third", "tests/data/unseen-final.jsonl", 0.80, false);
 }
 
 #[test]

@@ -209,7 +209,7 @@ pub fn markdown_to_plain(md: &str) -> String {
                 list_depth = list_depth.saturating_sub(1);
                 ordered.pop();
                 if list_depth == 0 {
-                    out.push('\n');
+                    out.push_str("\n\n");
                 }
             }
             Event::Start(Tag::Item) => {

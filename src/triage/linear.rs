@@ -33,7 +33,10 @@ impl Vocabulary {
 
     /// Indices of the known features among `features`, with their names.
     pub fn lookup<'a>(&self, features: &'a [String]) -> Vec<(&'a str, usize)> {
-        features.iter().filter_map(|f| self.ids.get(f).map(|&i| (f.as_str(), i))).collect()
+        features
+            .iter()
+            .filter_map(|f| self.ids.get(f).map(|&i| (f.as_str(), i)))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -65,7 +68,11 @@ impl BinaryModel {
             for (ids, y) in rows {
                 let s = scale(ids.len());
                 let p = sigmoid(bias + ids.iter().map(|&i| weights[i]).sum::<f32>() * s);
-                let (target, class_weight) = if *y { (1.0, n / (2.0 * pos)) } else { (0.0, n / (2.0 * neg)) };
+                let (target, class_weight) = if *y {
+                    (1.0, n / (2.0 * pos))
+                } else {
+                    (0.0, n / (2.0 * neg))
+                };
                 let g = (p - target) * class_weight;
                 for &i in ids {
                     weights[i] -= lr * (g * s + L2 * weights[i]);
@@ -77,9 +84,15 @@ impl BinaryModel {
     }
 
     /// The probability of the positive class, and each known feature's weight.
-    pub fn predict<'a>(&self, known: &[(&'a str, usize)], n_features: usize) -> (f32, Vec<(&'a str, f32)>) {
-        let contributions: Vec<(&str, f32)> =
-            known.iter().map(|&(f, i)| (f, self.weights.get(i).copied().unwrap_or(0.0))).collect();
+    pub fn predict<'a>(
+        &self,
+        known: &[(&'a str, usize)],
+        n_features: usize,
+    ) -> (f32, Vec<(&'a str, f32)>) {
+        let contributions: Vec<(&str, f32)> = known
+            .iter()
+            .map(|&(f, i)| (f, self.weights.get(i).copied().unwrap_or(0.0)))
+            .collect();
         let z = self.bias + contributions.iter().map(|(_, w)| w).sum::<f32>() * scale(n_features);
         (sigmoid(z), contributions)
     }
@@ -98,14 +111,21 @@ fn sigmoid(z: f32) -> f32 {
 /// runs joined), so misspellings still share features.
 pub fn features(stemmer: &Stemmer, text: &Normalized) -> Vec<String> {
     let source = text.despaced.as_deref().unwrap_or(&text.leet);
-    let words: Vec<String> =
-        source.split(' ').filter(|w| !w.is_empty()).map(|w| stemmer.stem(w).into_owned()).collect();
+    let words: Vec<String> = source
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| stemmer.stem(w).into_owned())
+        .collect();
     let mut out: Vec<String> = words.iter().map(|w| format!("w:{w}")).collect();
     out.extend(words.windows(2).map(|p| format!("b:{} {}", p[0], p[1])));
     for w in source.split(' ') {
         let padded: Vec<char> = format!("<{w}>").chars().collect();
         if padded.len() > CHAR_GRAM {
-            out.extend(padded.windows(CHAR_GRAM).map(|g| format!("c:{}", g.iter().collect::<String>())));
+            out.extend(
+                padded
+                    .windows(CHAR_GRAM)
+                    .map(|g| format!("c:{}", g.iter().collect::<String>())),
+            );
         }
     }
     out.sort();

@@ -26,10 +26,11 @@ use topics::TopicMatcher;
 pub const CRISIS_FILE: &str = "crisis/crisis.toml";
 pub const EMERGENCY_FILE: &str = "crisis/emergency.toml";
 pub const MENTAL_HEALTH_FILE: &str = "crisis/mental-health.toml";
-pub const SECOND_OPINION_FILE: &str = "crisis/second-opinion.toml";
+/// The folder holding the second opinion's corpus files (`second-opinion*.toml`).
+pub const SECOND_OPINION_DIR: &str = "crisis";
 
 /// The learned second opinion alone decides a crisis at or above this probability...
-pub const SECOND_OPINION_ALONE: f32 = 0.95;
+pub const SECOND_OPINION_ALONE: f32 = 0.85;
 /// ...and together with any weak crisis rule at or above this one.
 pub const SECOND_OPINION_WITH_RULE: f32 = 0.60;
 
@@ -77,7 +78,7 @@ impl Triage {
         let crisis = load(CRISIS_FILE);
         let emergency = load(EMERGENCY_FILE);
         let mental_health = load(MENTAL_HEALTH_FILE);
-        let second_opinion = SecondOpinion::load(&dir.join(SECOND_OPINION_FILE))
+        let second_opinion = SecondOpinion::load(&dir.join(SECOND_OPINION_DIR))
             .map_err(|p| problems.extend(p))
             .ok();
         let matcher = TopicMatcher::build(library)

@@ -228,6 +228,9 @@ fn unleet_word(raw: &str) -> String {
         "ur" => return "your".into(),
         _ => {}
     }
+    // Censoring asterisks inside a word ("s*icide", "k*ll") are dropped.
+    let uncensored = drop_inner_asterisks(raw);
+    let raw = uncensored.as_str();
     let has_letter = raw.chars().any(char::is_alphabetic);
     let has_leet = raw.chars().any(|c| leet_letter(c).is_some());
     if !(has_letter && has_leet) {
@@ -238,7 +241,11 @@ fn unleet_word(raw: &str) -> String {
     let digits_end = core
         .find(|c: char| !c.is_ascii_digit() && c != '.')
         .unwrap_or(core.len());
-    if digits_end > 0 && QUANTITY_SUFFIXES.contains(&&core[digits_end..]) {
+    let suffix = &core[digits_end..];
+    if digits_end > 0
+        && QUANTITY_SUFFIXES.contains(&suffix)
+        && is_real_ordinal(&core[..digits_end], suffix)
+    {
         return raw.to_string();
     }
     // Digits read as letters anywhere in the word; symbols only between two word characters, so
@@ -254,6 +261,34 @@ fn unleet_word(raw: &str) -> String {
             _ => c,
         })
         .collect()
+}
+
+fn drop_inner_asterisks(raw: &str) -> String {
+    let chars: Vec<char> = raw.chars().collect();
+    let inner = |i: usize| {
+        i > 0
+            && chars[i - 1].is_alphanumeric()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric())
+    };
+    chars
+        .iter()
+        .enumerate()
+        .filter(|&(i, &c)| !(c == '*' && inner(i)))
+        .map(|(_, &c)| c)
+        .collect()
+}
+
+/// "2nd" and "3rd" are ordinals; "3nd" is leetspeak for "end". Suffixes that are not ordinal
+/// endings always count as units.
+fn is_real_ordinal(digits: &str, suffix: &str) -> bool {
+    let last = digits.chars().last();
+    let teen = digits.len() >= 2 && digits.as_bytes()[digits.len() - 2] == b'1';
+    match suffix {
+        "st" => last == Some('1') && !teen,
+        "nd" => last == Some('2') && !teen,
+        "rd" => last == Some('3') && !teen,
+        _ => true,
+    }
 }
 
 /// Cuts runs of more than `max` identical characters ("sooooo" -> "soo").

@@ -12,7 +12,6 @@ use super::linear::{english_stemmer, features, BinaryModel, Vocabulary};
 use super::normalize::{normalize, Normalized};
 use crate::diagnostics::{toml_problem, Problem};
 
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CorpusFile {
@@ -45,46 +44,53 @@ pub struct Opinion {
 }
 
 impl SecondOpinion {
-    pub fn load(path: &Path) -> Result<SecondOpinion, Vec<Problem>> {
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| vec![Problem::error(path, 0, format!("cannot read: {e}"))])?;
-        let file: CorpusFile =
-            toml::from_str(&src).map_err(|e| vec![toml_problem(path, &src, 0, &e)])?;
-        let mut data = Vec::new();
+    /// Loads every `second-opinion*.toml` in `dir` (one corpus per author or batch) and trains.
+    pub fn load(dir: &Path) -> Result<SecondOpinion, Vec<Problem>> {
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| vec![Problem::error(dir, 0, format!("cannot read folder: {e}"))])?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                name.starts_with("second-opinion") && name.ends_with(".toml")
+            })
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(vec![Problem::error(
+                dir,
+                0,
+                "no second-opinion*.toml training file",
+            )]);
+        }
+        let mut texts = Vec::new();
         let mut problems = Vec::new();
-        for set in &file.set {
-            let label = match set.label.as_str() {
-                "crisis" => true,
-                "not-crisis" => false,
-                other => {
-                    let line = src
-                        .find(&format!("\"{other}\""))
-                        .map_or(1, |o| crate::diagnostics::line_of(&src, o));
-                    problems.push(Problem::error(
-                        path,
-                        line,
-                        format!(
-                            "label `{other}` in family `{}`: use \"crisis\" or \"not-crisis\"",
-                            set.family
-                        ),
-                    ));
-                    continue;
-                }
-            };
-            data.extend(set.examples.iter().map(|e| (e.as_str(), label)));
+        for path in &files {
+            match std::fs::read_to_string(path) {
+                Ok(src) => texts.push((path, src)),
+                Err(e) => problems.push(Problem::error(path, 0, format!("cannot read: {e}"))),
+            }
+        }
+        let mut data = Vec::new();
+        for (path, src) in &texts {
+            match parse_corpus(path, src) {
+                Ok(rows) => data.extend(rows),
+                Err(p) => problems.extend(p),
+            }
         }
         let positives = data.iter().filter(|(_, l)| *l).count();
-        if positives < 20 || data.len() - positives < 20 {
+        if problems.is_empty() && (positives < 20 || data.len() - positives < 20) {
             problems.push(Problem::error(
-                path,
-                1,
-                "needs at least 20 examples of each label to learn from",
+                dir,
+                0,
+                "the second-opinion files need at least 20 examples of each label to learn from",
             ));
         }
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Self::train(&data))
+        let pairs: Vec<(&str, bool)> = data.iter().map(|(t, l)| (t.as_str(), *l)).collect();
+        Ok(Self::train(&pairs))
     }
 
     /// Trains on (sentence, is_crisis) pairs.
@@ -97,7 +103,11 @@ impl SecondOpinion {
             .collect();
         let model = BinaryModel::train(&rows, vocab.len());
         let positives = rows.iter().filter(|(_, y)| *y).count();
-        SecondOpinion { vocab, model, trained_on: (positives, rows.len() - positives) }
+        SecondOpinion {
+            vocab,
+            model,
+            trained_on: (positives, rows.len() - positives),
+        }
     }
 
     /// The probability that a message signals crisis, with its strongest features.
@@ -105,9 +115,48 @@ impl SecondOpinion {
         let feats = features(&english_stemmer(), text);
         let known = self.vocab.lookup(&feats);
         let (probability, contributions) = self.model.predict(&known, feats.len());
-        let mut top: Vec<(&str, f32)> = contributions.into_iter().filter(|(_, w)| *w > 0.0).collect();
+        let mut top: Vec<(&str, f32)> = contributions
+            .into_iter()
+            .filter(|(_, w)| *w > 0.0)
+            .collect();
         top.sort_by(|a, b| b.1.total_cmp(&a.1));
-        Opinion { probability, top_features: top.iter().take(4).map(|(f, _)| f.to_string()).collect() }
+        Opinion {
+            probability,
+            top_features: top.iter().take(4).map(|(f, _)| f.to_string()).collect(),
+        }
+    }
+}
+
+/// One corpus file's (sentence, is_crisis) pairs; a bad label is reported with its line.
+fn parse_corpus(path: &Path, src: &str) -> Result<Vec<(String, bool)>, Vec<Problem>> {
+    let file: CorpusFile = toml::from_str(src).map_err(|e| vec![toml_problem(path, src, 0, &e)])?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for set in file.set {
+        let label = match set.label.as_str() {
+            "crisis" => true,
+            "not-crisis" => false,
+            other => {
+                let line = src
+                    .find(&format!("\"{other}\""))
+                    .map_or(1, |o| crate::diagnostics::line_of(src, o));
+                problems.push(Problem::error(
+                    path,
+                    line,
+                    format!(
+                        "label `{other}` in family `{}`: use \"crisis\" or \"not-crisis\"",
+                        set.family
+                    ),
+                ));
+                continue;
+            }
+        };
+        rows.extend(set.examples.into_iter().map(|e| (e, label)));
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(problems)
     }
 }
 

@@ -368,7 +368,10 @@ impl TopicMatcher {
     fn learned_probabilities(&self, text: &Normalized) -> HashMap<&str, f32> {
         let feats = linear::features(&linear::english_stemmer(), text);
         let known = self.learned_vocab.lookup(&feats);
-        self.learned.iter().map(|(topic, m)| (topic.as_str(), m.predict(&known, feats.len()).0)).collect()
+        self.learned
+            .iter()
+            .map(|(topic, m)| (topic.as_str(), m.predict(&known, feats.len()).0))
+            .collect()
     }
 
     /// Per topic: summed weight of the distinct cues that matched, and which.
@@ -394,7 +397,12 @@ fn learn_topics(library: &Library) -> (Vocabulary, Vec<(String, BinaryModel)>) {
         .templates()
         .iter()
         .flat_map(|t| t.examples.iter().map(move |e| (t.topic.as_str(), e)))
-        .map(|(topic, e)| (topic, vocab.intern(linear::features(&stemmer, &super::normalize::normalize(e)))))
+        .map(|(topic, e)| {
+            (
+                topic,
+                vocab.intern(linear::features(&stemmer, &super::normalize::normalize(e))),
+            )
+        })
         .collect();
     let mut topics: Vec<&str> = data.iter().map(|(t, _)| *t).collect();
     topics.sort_unstable();
@@ -403,8 +411,10 @@ fn learn_topics(library: &Library) -> (Vocabulary, Vec<(String, BinaryModel)>) {
         .into_iter()
         .filter(|t| !GATED_TOPICS.contains(t))
         .map(|topic| {
-            let rows: Vec<(Vec<usize>, bool)> =
-                data.iter().map(|(t, ids)| (ids.clone(), *t == topic)).collect();
+            let rows: Vec<(Vec<usize>, bool)> = data
+                .iter()
+                .map(|(t, ids)| (ids.clone(), *t == topic))
+                .collect();
             (topic.to_string(), BinaryModel::train(&rows, vocab.len()))
         })
         .collect();
