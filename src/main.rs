@@ -8,13 +8,16 @@ use kratom_bot::cli::{self, report, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let filter =
-        EnvFilter::try_from_env("KRATOM_BOT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The Matrix commands set up logging from their config file (text or JSON).
+    if !matches!(cli.command, Command::Login { .. } | Command::Run { .. }) {
+        let filter =
+            EnvFilter::try_from_env("KRATOM_BOT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .init();
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -65,6 +68,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let region = cli::check_region(&engine, &region)?;
             cli::classify::run(&engine, &region, io::stdin().lock(), io::stdout().lock())?;
         }
+        Command::Login { config } => kratom_bot::runtime::cli::login(&config)?,
+        Command::Run { config } => kratom_bot::runtime::cli::run(&config)?,
         Command::Topics => {
             let engine = cli::load_engine(&cli.responses)?;
             print_out(report::topics(&engine).trim_end())?;

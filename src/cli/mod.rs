@@ -58,6 +58,16 @@ pub enum Command {
     },
     /// List the topics and how many templates answer each.
     Topics,
+    /// Log the bot in once (password from KRATOM_BOT_PASSWORD or a prompt) and save the session.
+    Login {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
+    /// Run the bot on Matrix with the saved session.
+    Run {
+        #[arg(long, default_value = "config.toml")]
+        config: PathBuf,
+    },
 }
 
 /// Loads the engine, printing every content problem when it fails.

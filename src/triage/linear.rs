@@ -8,7 +8,6 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 use super::normalize::Normalized;
 
-const EPOCHS: usize = 30;
 const LEARNING_RATE: f32 = 0.5;
 const L2: f32 = 1e-3;
 const CHAR_GRAM: usize = 4;
@@ -56,14 +55,15 @@ pub struct BinaryModel {
 }
 
 impl BinaryModel {
-    /// Trains on rows of feature indices with their labels; classes are balanced.
-    pub fn train(rows: &[(Vec<usize>, bool)], n_features: usize) -> BinaryModel {
+    /// Trains on rows of feature indices with their labels for `epochs` passes; classes are
+    /// balanced.
+    pub fn train(rows: &[(Vec<usize>, bool)], n_features: usize, epochs: usize) -> BinaryModel {
         let mut weights = vec![0.0f32; n_features];
         let mut bias = 0.0f32;
         let pos = rows.iter().filter(|(_, y)| *y).count().max(1) as f32;
         let neg = (rows.len() as f32 - pos).max(1.0);
         let n = rows.len() as f32;
-        for epoch in 0..EPOCHS {
+        for epoch in 0..epochs {
             let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.1);
             for (ids, y) in rows {
                 let s = scale(ids.len());

@@ -29,6 +29,8 @@ pub const THRESHOLD: f32 = 0.22;
 /// flag would be wrong twice (the reply and the flags that drive alerts). The mood templates stay
 /// open to the matcher on purpose: a mood question the detector missed still reaches them.
 const GATED_TOPICS: [&str; 2] = ["crisis", "emergency"];
+/// Passes over the examples per topic model (one model per topic: start-up cost matters).
+const LEARNED_EPOCHS: usize = 10;
 /// How much the learned model's probability (0..1) adds to a template's score.
 const LEARNED_WEIGHT: f32 = 0.2;
 /// Examples with fewer content words than this are trusted proportionally less.
@@ -415,7 +417,10 @@ fn learn_topics(library: &Library) -> (Vocabulary, Vec<(String, BinaryModel)>) {
                 .iter()
                 .map(|(t, ids)| (ids.clone(), *t == topic))
                 .collect();
-            (topic.to_string(), BinaryModel::train(&rows, vocab.len()))
+            (
+                topic.to_string(),
+                BinaryModel::train(&rows, vocab.len(), LEARNED_EPOCHS),
+            )
         })
         .collect();
     (vocab, models)
