@@ -1,0 +1,76 @@
+//! Joining rooms the bot is invited to (from allowed users or servers), and leaving rooms where
+//! nobody else is left.
+use std::sync::Arc;
+use std::time::Duration;
+
+use matrix_sdk::ruma::OwnedRoomId;
+use matrix_sdk::{Room, RoomState};
+
+use super::{lock, Bot};
+
+/// Synapse can reject a join that follows the invite too closely; retry with backoff.
+const JOIN_ATTEMPTS: u32 = 8;
+
+/// Handles an invite in the background (idempotent: the same invite may be seen twice).
+pub fn spawn_join(bot: Arc<Bot>, room_id: OwnedRoomId) {
+    if !lock(&bot.joining).insert(room_id.clone()) {
+        return;
+    }
+    tokio::spawn(async move {
+        handle_invite(&bot, &room_id).await;
+        lock(&bot.joining).remove(&room_id);
+    });
+}
+
+async fn handle_invite(bot: &Bot, room_id: &OwnedRoomId) {
+    let Some(room) = bot.client.get_room(room_id) else {
+        return;
+    };
+    if room.state() != RoomState::Invited {
+        return;
+    }
+    let inviter = match room.invite_details().await {
+        Ok(invite) => invite.inviter_id.to_string(),
+        Err(e) => {
+            tracing::warn!(room = %room_id, error = %e, "cannot read the invite");
+            return;
+        }
+    };
+    if !bot.config.invite_allowed(&inviter) {
+        tracing::info!(room = %room_id, %inviter, "declining an invite from outside the allowlist");
+        if let Err(e) = room.leave().await {
+            tracing::warn!(room = %room_id, error = %e, "cannot decline the invite");
+        }
+        return;
+    }
+    let mut wait = Duration::from_millis(250);
+    for attempt in 1..=JOIN_ATTEMPTS {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!(room = %room_id, %inviter, attempt, "joined");
+                return;
+            }
+            Err(e) if attempt < JOIN_ATTEMPTS => {
+                tracing::debug!(room = %room_id, error = %e, attempt, "join failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+            Err(e) => tracing::warn!(room = %room_id, error = %e, "giving up joining"),
+        }
+    }
+}
+
+/// Leaves a joined room once the bot is its only member (and nobody is invited).
+pub async fn leave_if_alone(bot: &Bot, room: &Room) {
+    if !bot.config.invites.leave_when_alone || room.state() != RoomState::Joined {
+        return;
+    }
+    let (joined, invited) = (room.joined_members_count(), room.invited_members_count());
+    tracing::debug!(room = %room.room_id(), joined, invited, "membership changed");
+    if joined <= 1 && invited == 0 {
+        tracing::info!(room = %room.room_id(), "alone in the room; leaving");
+        if let Err(e) = room.leave().await {
+            tracing::warn!(room = %room.room_id(), error = %e, "cannot leave");
+        }
+    }
+}

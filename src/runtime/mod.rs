@@ -1,0 +1,422 @@
+//! The Matrix runtime: the only part of kratom-bot that knows about Matrix.
+//!
+//! One job per file: `session` (login once, restore), `encryption` (identity, late room keys),
+//! `sync` (the hand-driven sync loop), `catch_up` (messages sent while the bot was down),
+//! `invites` (join, leave when alone), `addressing` (should we answer? pure), `rate_limit` (pure),
+//! `reply` (build and send the answer). This file holds [`Bot`], the state they share, and the
+//! per-message flow: event -> addressed? -> triage -> rate limit -> reply -> record.
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use arc_swap::ArcSwap;
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation,
+};
+use matrix_sdk::ruma::events::{
+    AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
+};
+use matrix_sdk::ruma::serde::Raw;
+use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId};
+use matrix_sdk::{Client, Room};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::store::Store;
+
+pub mod addressing;
+mod catch_up;
+pub mod cli;
+mod encryption;
+mod invites;
+pub mod rate_limit;
+mod reply;
+mod session;
+mod sync;
+
+use addressing::{BotIdentity, Message, MsgKind, RoomView, Verdict};
+use rate_limit::RateLimiter;
+
+/// How an event reached the bot (logged, so operators can see catch-up and late keys at work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Live,
+    /// The first sync after a restart, or a backfilled gap.
+    CatchUp,
+    /// Decrypted after its room key arrived late.
+    LateKey,
+}
+
+/// Triage reads at most this much of a message (the engine also caps; this keeps copies small).
+const MAX_TRIAGE_BYTES: usize = 8 * 1024;
+
+/// State shared by the runtime's tasks.
+pub struct Bot {
+    pub(crate) client: Client,
+    pub(crate) config: Config,
+    /// Swappable so a moderator `reload` can replace the library without a restart.
+    engine: ArcSwap<Engine>,
+    pub(crate) store: Store,
+    limiter: Mutex<RateLimiter>,
+    user_id: OwnedUserId,
+    display_name: Option<String>,
+    /// Events being answered right now (the sync loop and the late-key watcher may race).
+    inflight: Mutex<HashSet<String>>,
+    /// Rooms with a join in progress.
+    pub(crate) joining: Mutex<HashSet<OwnedRoomId>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Bot {
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.load_full()
+    }
+
+    /// Replaces the engine (moderator `reload`); answers in progress finish with the old one.
+    pub fn swap_engine(&self, engine: Engine) {
+        self.engine.store(Arc::new(engine));
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Handles one timeline event (already decrypted, if it was encrypted and could be).
+    pub(crate) async fn handle_timeline_event(
+        &self,
+        room: &Room,
+        raw: &Raw<AnySyncTimelineEvent>,
+        origin: Origin,
+    ) {
+        let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+            SyncMessageLikeEvent::Original(ev),
+        ))) = raw.deserialize()
+        else {
+            return;
+        };
+        let ts: i64 = ev.origin_server_ts.0.into();
+        let max_age = self.config.catch_up_window().as_millis() as i64;
+        if now_ms() - ts > max_age {
+            tracing::debug!(event = %ev.event_id, "older than the catch-up window; not answered");
+            return;
+        }
+        let room_id = room.room_id().as_str();
+        match self.store.is_answered(room_id, ev.event_id.as_str()) {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(e) => {
+                // Without the record we cannot promise exactly-once: better silent than twice.
+                tracing::error!(error = %e, "bot database unavailable; not answering");
+                return;
+            }
+        }
+        if !lock(&self.inflight).insert(ev.event_id.to_string()) {
+            return;
+        }
+        self.answer(room, &ev, origin).await;
+        if let Err(e) = self
+            .store
+            .advance_room_cursor(room_id, ev.event_id.as_str(), ts)
+        {
+            tracing::warn!(error = %e, "cannot record the room cursor");
+        }
+        lock(&self.inflight).remove(ev.event_id.as_str());
+    }
+
+    async fn answer(&self, room: &Room, ev: &OriginalSyncRoomMessageEvent, origin: Origin) {
+        let started = Instant::now();
+        let room_id = room.room_id();
+        let settings = self.config.room_settings(room_id.as_str());
+        let (kind, body, formatted) = match &ev.content.msgtype {
+            MessageType::Text(t) => (MsgKind::Text, t.body.as_str(), t.formatted.as_ref()),
+            MessageType::Emote(t) => (MsgKind::Emote, t.body.as_str(), t.formatted.as_ref()),
+            MessageType::Notice(t) => (MsgKind::Notice, t.body.as_str(), t.formatted.as_ref()),
+            _ => (MsgKind::Other, "", None),
+        };
+        let reply_to: Option<&EventId> = match &ev.content.relates_to {
+            Some(Relation::Reply(r)) => Some(&r.in_reply_to.event_id),
+            Some(Relation::Thread(t)) if !t.is_falling_back => {
+                t.in_reply_to.as_ref().map(|r| r.event_id.as_ref())
+            }
+            _ => None,
+        };
+        let formatted = formatted.map(|f| {
+            if reply_to.is_some() {
+                addressing::strip_html_reply_fallback(&f.body)
+            } else {
+                f.body.clone()
+            }
+        });
+        let mentions: Option<Vec<String>> = ev
+            .content
+            .mentions
+            .as_ref()
+            .map(|m| m.user_ids.iter().map(ToString::to_string).collect());
+        let is_dm = self.is_dm(room).await;
+        let sender_ignored = self
+            .config
+            .bot
+            .ignored_users
+            .iter()
+            .any(|u| u == ev.sender.as_str())
+            || self.client.is_user_ignored(&ev.sender).await;
+        let replies_to_bot = match reply_to {
+            Some(id) if !is_dm && kind == MsgKind::Text => self.is_bot_event(room, id).await,
+            _ => false,
+        };
+        let msg = Message {
+            sender: ev.sender.as_str(),
+            kind,
+            body,
+            formatted_body: formatted.as_deref(),
+            is_edit: matches!(ev.content.relates_to, Some(Relation::Replacement(_))),
+            is_reply: reply_to.is_some(),
+            mentions: mentions.as_deref(),
+            replies_to_bot,
+            sender_ignored,
+        };
+        let identity = BotIdentity {
+            user_id: self.user_id.as_str(),
+            display_name: self.display_name.as_deref(),
+            prefix: &self.config.bot.command_prefix,
+        };
+        let view = RoomView {
+            is_dm,
+            mode: settings.mode,
+            crisis_watch: settings.crisis_watch,
+        };
+        let (question, via) = match addressing::decide(&msg, &identity, view) {
+            Verdict::Ignore(reason) => {
+                tracing::debug!(room = %room_id, event = %ev.event_id, ?reason, "not answered");
+                return;
+            }
+            Verdict::Answer { via, question } => (question, Some(via)),
+            Verdict::CrisisWatch { text } => (text, None),
+        };
+        let question = truncate_utf8(&question, MAX_TRIAGE_BYTES);
+        let triage_started = Instant::now();
+        let reply = self.engine().respond(question, &settings.region);
+        let triage_ms = triage_started.elapsed().as_millis() as u64;
+        let d = &reply.decision;
+        let urgent = d.crisis || d.emergency;
+        if via.is_none() && !urgent {
+            return;
+        }
+        let outcome =
+            lock(&self.limiter).check(ev.sender.as_str(), room_id.as_str(), urgent, Instant::now());
+        if !outcome.allowed() {
+            tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, "rate limited; not answered");
+            // Recorded so that catch-up after a restart does not answer it later either.
+            let _ = self.store.mark_answered(
+                room_id.as_str(),
+                ev.event_id.as_str(),
+                None,
+                "rate-limited",
+                now_ms(),
+            );
+            return;
+        }
+        let content = reply::build(
+            &reply.plain,
+            &reply.html,
+            &ev.event_id,
+            &ev.sender,
+            thread_of(ev),
+        );
+        match reply::send(room, content, reply::transaction_id(&ev.event_id), urgent).await {
+            Ok(reply_id) => {
+                if let Err(e) = self.store.mark_answered(
+                    room_id.as_str(),
+                    ev.event_id.as_str(),
+                    Some(reply_id.as_str()),
+                    &d.topic,
+                    now_ms(),
+                ) {
+                    tracing::error!(error = %e, "answered but could not record it");
+                }
+                tracing::info!(
+                    room = %room_id,
+                    event = %ev.event_id,
+                    reply = %reply_id,
+                    via = ?via,
+                    ?origin,
+                    topic = %d.topic,
+                    template = %d.template_id,
+                    crisis = d.crisis,
+                    emergency = d.emergency,
+                    triage_ms,
+                    ms = started.elapsed().as_millis() as u64,
+                    "answered"
+                );
+            }
+            Err(e) => {
+                tracing::error!(room = %room_id, event = %ev.event_id, error = %e, "could not answer")
+            }
+        }
+    }
+
+    /// A DM: flagged as direct, or just the bot and one other person.
+    async fn is_dm(&self, room: &Room) -> bool {
+        room.is_direct().await.unwrap_or(false) || room.active_members_count() <= 2
+    }
+
+    /// Whether `event_id` was sent by the bot: its own replies are in the database; anything
+    /// else (e.g. sent before the database existed) is fetched once.
+    async fn is_bot_event(&self, room: &Room, event_id: &EventId) -> bool {
+        if self.store.is_own_reply(event_id.as_str()).unwrap_or(false) {
+            return true;
+        }
+        let fetch = room.event(event_id, None);
+        match tokio::time::timeout(Duration::from_secs(5), fetch).await {
+            Ok(Ok(ev)) => ev
+                .raw()
+                .get_field::<String>("sender")
+                .ok()
+                .flatten()
+                .is_some_and(|s| s == self.user_id.as_str()),
+            _ => false,
+        }
+    }
+}
+
+fn thread_of(
+    ev: &OriginalSyncRoomMessageEvent,
+) -> Option<&matrix_sdk::ruma::events::relation::Thread> {
+    match &ev.content.relates_to {
+        Some(Relation::Thread(t)) => Some(t),
+        _ => None,
+    }
+}
+
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Logs in once (password from the caller), then sets up the bot's cryptographic identity:
+/// cross-signing and recovery. Running it again reuses the saved session (no new device).
+pub async fn login(config: &Config, password: &str) -> anyhow::Result<()> {
+    let client = session::login(config, password).await?;
+    // Account data (secret storage state) arrives with a sync.
+    client
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .context("first sync after login failed")?;
+    encryption::ensure_identity(&client, config, Some(password)).await?;
+    Ok(())
+}
+
+/// A running bot: stop it with [`BotHandle::stop`].
+pub struct BotHandle {
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<anyhow::Result<()>>,
+    bot: Arc<Bot>,
+}
+
+impl BotHandle {
+    pub fn bot(&self) -> &Arc<Bot> {
+        &self.bot
+    }
+
+    /// Asks the loops to stop and waits for them.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.context("bot task panicked")?
+    }
+}
+
+/// Restores the saved session and starts syncing and answering in background tasks.
+pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
+    let engine = Engine::load(&config.bot.responses_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot load the responses in {}: {e}",
+            config.bot.responses_dir.display()
+        )
+    })?;
+    let client = session::restore(&config).await?.with_context(|| {
+        format!(
+            "no saved session in {}: run `kratom-bot login --config <file>` first",
+            config.storage.data_dir.display()
+        )
+    })?;
+    let user_id = client
+        .user_id()
+        .context("restored session has no user id")?
+        .to_owned();
+    let store = Store::open(&config.bot_db_path())?;
+    let week_ms = 7 * 24 * 3600 * 1000;
+    store.prune(
+        now_ms() - week_ms,
+        now_ms() - config.catch_up_window().as_millis() as i64,
+    )?;
+    let display_name = client.account().get_display_name().await.ok().flatten();
+    let bot = Arc::new(Bot {
+        limiter: Mutex::new(RateLimiter::new(&config.rate_limits)),
+        client,
+        config,
+        engine: ArcSwap::from_pointee(engine),
+        store,
+        user_id,
+        display_name,
+        inflight: Mutex::new(HashSet::new()),
+        joining: Mutex::new(HashSet::new()),
+    });
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn({
+        let bot = bot.clone();
+        async move {
+            let keys = tokio::spawn(encryption::watch_late_keys(bot.clone(), rx.clone()));
+            let result = sync::run(bot, rx).await;
+            keys.abort();
+            result
+        }
+    });
+    Ok(BotHandle {
+        shutdown,
+        task,
+        bot,
+    })
+}
+
+/// Runs the bot until `shutdown` completes or the sync loop fails for good.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let handle = start(config).await?;
+    tokio::pin!(shutdown);
+    let BotHandle {
+        shutdown: stop_tx,
+        mut task,
+        ..
+    } = handle;
+    tokio::select! {
+        () = &mut shutdown => {
+            tracing::info!("shutting down");
+            let _ = stop_tx.send(true);
+            task.await.context("bot task panicked")?
+        }
+        result = &mut task => result.context("bot task panicked")?,
+    }
+}

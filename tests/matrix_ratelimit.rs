@@ -1,0 +1,58 @@
+//! The homeserver's rate limit (429 with retry_after), against a Synapse with a strict
+//! `rc_message`: the bot waits as told and every question still gets exactly one answer.
+mod support;
+
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn homeserver_429_is_honoured_and_no_answer_is_lost() {
+    use_strict_rate_limits();
+    init_logs();
+    // The bot's own limits are generous here: only the homeserver's limit is under test.
+    let bot = TestBot::new("[rate_limits]\nper_user = 100\nper_room = 100\n").await;
+    let running = bot.start().await;
+    let alice = TestUser::new("alice").await;
+    let mut askers = vec![
+        TestUser::new("bob").await,
+        TestUser::new("carol").await,
+        TestUser::new("dave").await,
+    ];
+    let invitees: Vec<&matrix_sdk::ruma::UserId> = std::iter::once(&*bot.user_id)
+        .chain(askers.iter().map(|u| &*u.user_id))
+        .collect();
+    let room = alice.create_room(&invitees, false, false).await;
+    for u in &askers {
+        u.client
+            .join_room_by_id(room.room_id())
+            .await
+            .expect("join");
+    }
+    alice.wait_joined(room.room_id(), &bot.user_id).await;
+
+    // Each asker stays within its own burst; the bot must send 6 replies at 1/s after a burst of 2.
+    let started = std::time::Instant::now();
+    let mut questions = Vec::new();
+    for u in &mut askers {
+        let r = u.client.get_room(room.room_id()).expect("room");
+        questions.push(send_text(&r, "!kratom what is kratom?", &[]).await);
+        questions.push(send_text(&r, "!kratom is it legal in the US?", &[]).await);
+    }
+    for q in &questions {
+        alice.wait_reply(&bot.user_id, q).await;
+    }
+    let elapsed = started.elapsed();
+    running.stop().await.expect("clean stop");
+    for q in &questions {
+        assert_eq!(
+            alice.replies_to(&bot.user_id, q).len(),
+            1,
+            "{q} answered exactly once"
+        );
+    }
+    // With a burst of 2 and 1/s, six replies cannot all go out in under ~3 s unless the limit
+    // was not applied, in which case this test proves nothing.
+    assert!(
+        elapsed.as_secs_f64() > 2.5,
+        "no rate limiting happened ({elapsed:?})"
+    );
+}
