@@ -117,7 +117,16 @@ cmd_start() {
         die "a Synapse is already running from $dir (pid $(cat "$dir/synapse.pid"))"
     fi
     # The port may differ from the one the config was generated with (demo re-runs).
-    sed -i "s/^\(\s*- port: \|  port: \|- port: \).*/\1$port/" "$dir/hs.yaml"
+    "$PY" - "$dir/hs.yaml" "$port" <<'PYEOF'
+import sys, yaml
+path, port = sys.argv[1], int(sys.argv[2])
+with open(path) as f:
+    c = yaml.safe_load(f)
+if c["listeners"][0]["port"] != port:
+    c["listeners"][0]["port"] = port
+    with open(path, "w") as f:
+        yaml.safe_dump(c, f)
+PYEOF
     echo "$port" >"$dir/port"
     (cd "$dir" && exec setsid "$PY" -m synapse.app.homeserver --config-path "$dir/hs.yaml" \
         >"$dir/stdout.log" 2>&1 </dev/null) &
