@@ -55,6 +55,61 @@ pub struct Config {
     /// Per-room overrides, keyed by room id (`!abc:example.org`).
     #[serde(default)]
     pub rooms: BTreeMap<String, RoomOverride>,
+    #[serde(default)]
+    pub moderation: ModerationConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
+}
+
+/// Who may give moderator commands, and where alerts go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationConfig {
+    /// The management room (id `!x:server` or alias `#x:server`): alerts go there, and its
+    /// members may give moderator commands in it. None: no alerts, no management room.
+    #[serde(default)]
+    pub room: Option<String>,
+    /// In other rooms, a moderator command needs at least this power level there.
+    #[serde(default = "default_power_level")]
+    pub power_level: i64,
+    /// Matrix user ids that may give every moderator command anywhere.
+    #[serde(default)]
+    pub admins: Vec<String>,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        ModerationConfig {
+            room: None,
+            power_level: default_power_level(),
+            admins: Vec::new(),
+        }
+    }
+}
+
+/// Crisis alerts to the management room.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Quote the message in the alert (off: the alert links to it instead).
+    #[serde(default)]
+    pub include_text: bool,
+    /// Alert on crises in DMs too (off by default: a DM is private).
+    #[serde(default)]
+    pub dm_alerts: bool,
+    /// One alert per person within this many minutes.
+    #[serde(default = "default_alert_window")]
+    pub window_minutes: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            include_text: false,
+            dm_alerts: false,
+            window_minutes: default_alert_window(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +126,9 @@ pub struct MatrixConfig {
 pub struct StorageConfig {
     /// Relative paths are relative to the config file's directory.
     pub data_dir: PathBuf,
+    /// The audit log and counters are deleted after this many days.
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +291,15 @@ fn default_per_room() -> u32 {
 fn default_window() -> u64 {
     60
 }
+fn default_power_level() -> i64 {
+    50
+}
+fn default_alert_window() -> u64 {
+    10
+}
+fn default_retention_days() -> u32 {
+    90
+}
 
 impl Config {
     /// Reads, parses and validates a config file; relative paths become relative to its folder.
@@ -350,6 +417,40 @@ impl Config {
                 ));
             }
         }
+        if let Some(room) = &self.moderation.room {
+            if !is_room_ref(room) {
+                return Err(invalid(
+                    "moderation.room",
+                    "must be a room id (!abc:example.org) or alias (#mods:example.org)",
+                ));
+            }
+        }
+        if !(0..=100).contains(&self.moderation.power_level) {
+            return Err(invalid(
+                "moderation.power_level",
+                "must be a power level from 0 to 100",
+            ));
+        }
+        for (i, user) in self.moderation.admins.iter().enumerate() {
+            if !is_user_id(user) {
+                return Err(invalid(
+                    format!("moderation.admins[{i}]"),
+                    "must be a Matrix user id",
+                ));
+            }
+        }
+        if !(1..=24 * 60).contains(&self.alerts.window_minutes) {
+            return Err(invalid(
+                "alerts.window_minutes",
+                "must be from 1 to 1440 (one day)",
+            ));
+        }
+        if !(1..=3650).contains(&self.storage.retention_days) {
+            return Err(invalid(
+                "storage.retention_days",
+                "must be from 1 to 3650 days",
+            ));
+        }
         for (room, o) in &self.rooms {
             if !room.starts_with('!') || !room.contains(':') {
                 return Err(invalid(
@@ -412,6 +513,16 @@ impl Config {
         }
     }
 
+    /// How long the audit log and counters are kept.
+    pub fn retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.storage.retention_days) * 24 * 3600)
+    }
+
+    /// Whether `user` is a configured bot admin.
+    pub fn is_admin(&self, user: &str) -> bool {
+        self.moderation.admins.iter().any(|a| a == user)
+    }
+
     /// How old a message may be and still be answered after a restart.
     pub fn catch_up_window(&self) -> Duration {
         Duration::from_secs(self.bot.catch_up_minutes * 60)
@@ -441,6 +552,20 @@ impl Config {
     }
     pub fn recovery_key_path(&self) -> PathBuf {
         self.storage.data_dir.join("recovery-key")
+    }
+}
+
+/// `!id:server` or `#alias:server`.
+fn is_room_ref(s: &str) -> bool {
+    match s
+        .strip_prefix('!')
+        .or_else(|| s.strip_prefix('#'))
+        .and_then(|rest| rest.split_once(':'))
+    {
+        Some((local, server)) => {
+            !local.is_empty() && !server.is_empty() && !s.contains(char::is_whitespace)
+        }
+        None => false,
     }
 }
 
@@ -520,6 +645,11 @@ mod tests {
             "crisis_watch defaults to true without [bot]"
         );
         assert_eq!(c.storage.data_dir, PathBuf::from("/etc/kratom/data"));
+        assert_eq!(c.storage.retention_days, 90);
+        assert_eq!(c.moderation.power_level, 50);
+        assert!(c.moderation.room.is_none() && c.moderation.admins.is_empty());
+        assert!(!c.alerts.include_text && !c.alerts.dm_alerts);
+        assert_eq!(c.alerts.window_minutes, 10);
         assert_eq!(c.server_name(), "example.org");
         let room = c.room_settings("!x:example.org");
         assert_eq!(
@@ -567,6 +697,19 @@ mod tests {
         assert!(err(&region).contains("bot.default_region"));
         let room_key = format!("{MINIMAL}\n[rooms.general]\nmode = \"all\"\n");
         assert!(err(&room_key).contains("rooms.\"general\""));
+        let bad_room = format!("{MINIMAL}\n[moderation]\nroom = \"mods\"\n");
+        assert!(err(&bad_room).contains("moderation.room"));
+        let bad_pl = format!("{MINIMAL}\n[moderation]\npower_level = 101\n");
+        assert!(err(&bad_pl).contains("moderation.power_level"));
+        let bad_admin = format!("{MINIMAL}\n[moderation]\nadmins = [\"bob\"]\n");
+        assert!(err(&bad_admin).contains("moderation.admins[0]"));
+        let bad_window = format!("{MINIMAL}\n[alerts]\nwindow_minutes = 0\n");
+        assert!(err(&bad_window).contains("alerts.window_minutes"));
+        let bad_retention = MINIMAL.replace(
+            "data_dir = \"data\"",
+            "data_dir = \"data\"\nretention_days = 0",
+        );
+        assert!(err(&bad_retention).contains("storage.retention_days"));
         let bad_log = format!("{MINIMAL}\n[logging]\nformat = \"xml\"\n");
         assert!(err(&bad_log).contains("format"));
     }
@@ -599,6 +742,10 @@ mod tests {
         let c = parse(text).expect("config.example.toml must stay valid");
         assert_eq!(c.bot.command_prefix, "!kratom");
         assert_eq!(c.bot.default_region, "US");
+        assert_eq!(c.storage.retention_days, 90);
+        assert_eq!(c.moderation.power_level, 50);
+        assert_eq!(c.alerts.window_minutes, 10);
+        assert!(!c.alerts.include_text && !c.alerts.dm_alerts);
     }
 
     #[test]

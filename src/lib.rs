@@ -4,6 +4,7 @@
 //! - [`triage`]: normalise a message, detect crisis / emergency / mental health, match a topic.
 //! - [`library`]: the reviewed templates, help lines per region, `check` rules, rendering.
 //! - [`engine`]: the two together behind one API that the CLI and the Matrix runtime share.
+//! - [`moderation`]: moderator commands, permissions, crisis alerts (Matrix-free).
 //! - [`runtime`]: the Matrix bot (sync, addressing, replies, encryption), on [`config`] and [`store`].
 //!
 //! The core does no I/O after loading and knows nothing of Matrix.
@@ -15,6 +16,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod engine;
 pub mod library;
+pub mod moderation;
 pub mod runtime;
 pub mod store;
 pub mod triage;

@@ -54,7 +54,103 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (room_id, event_id)
      );
      CREATE INDEX pending_session ON pending_decryption (room_id, session_id);",
+    // 2: moderation (issue 5). Settings given by command win over the config file's [rooms].
+    "CREATE TABLE room_settings (
+         room_id TEXT PRIMARY KEY,
+         mode TEXT,
+         region TEXT,
+         crisis_watch INTEGER,
+         paused INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE TABLE user_region (
+         user_id TEXT PRIMARY KEY,
+         region TEXT NOT NULL
+     );
+     CREATE TABLE audit (
+         id INTEGER PRIMARY KEY,
+         at INTEGER NOT NULL,
+         room_id TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         action TEXT NOT NULL,
+         topic TEXT,
+         template_id TEXT,
+         actor TEXT NOT NULL
+     );
+     CREATE INDEX audit_at ON audit (at);
+     CREATE TABLE counters (
+         day INTEGER NOT NULL,
+         kind TEXT NOT NULL,
+         topic TEXT NOT NULL DEFAULT '',
+         n INTEGER NOT NULL,
+         PRIMARY KEY (day, kind, topic)
+     );",
 ];
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// What a counter counts. Stored by name, so never rename a variant's string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// An answer sent (with its topic).
+    Answer,
+    CrisisReply,
+    Alert,
+    RateLimited,
+    Refusal,
+}
+
+impl Counter {
+    fn as_str(self) -> &'static str {
+        match self {
+            Counter::Answer => "answer",
+            Counter::CrisisReply => "crisis_reply",
+            Counter::Alert => "alert",
+            Counter::RateLimited => "rate_limited",
+            Counter::Refusal => "refusal",
+        }
+    }
+}
+
+/// Counter totals over a period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Answers by topic, most first.
+    pub answers: Vec<(String, i64)>,
+    pub crisis_replies: i64,
+    pub alerts: i64,
+    pub rate_limited: i64,
+    pub refusals: i64,
+}
+
+/// One audit entry: what was done, where, by whom. Never message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub room_id: String,
+    pub event_id: String,
+    pub action: String,
+    pub topic: Option<String>,
+    pub template_id: Option<String>,
+    pub actor: String,
+}
+
+/// Room settings stored by moderator commands; `None` = not set here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoredRoomSettings {
+    pub mode: Option<String>,
+    pub region: Option<String>,
+    pub crisis_watch: Option<bool>,
+    pub paused: bool,
+}
+
+/// One room setting to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomSetting {
+    Mode(String),
+    Region(String),
+    CrisisWatch(bool),
+    Paused(bool),
+}
 
 /// An encrypted event that could not be decrypted yet (the JSON is still the ciphertext).
 #[derive(Debug, Clone)]
@@ -279,6 +375,159 @@ impl Store {
             .query_row("SELECT COUNT(*) FROM pending_decryption", [], |r| r.get(0))?)
     }
 
+    pub fn room_settings(&self, room_id: &str) -> Result<StoredRoomSettings> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT mode, region, crisis_watch, paused FROM room_settings WHERE room_id = ?1",
+                params![room_id],
+                |r| {
+                    Ok(StoredRoomSettings {
+                        mode: r.get(0)?,
+                        region: r.get(1)?,
+                        crisis_watch: r.get::<_, Option<i64>>(2)?.map(|v| v != 0),
+                        paused: r.get::<_, i64>(3)? != 0,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    pub fn set_room_setting(&self, room_id: &str, setting: &RoomSetting) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT OR IGNORE INTO room_settings (room_id) VALUES (?1)",
+            params![room_id],
+        )?;
+        // Column names are fixed strings chosen here, never input.
+        let (column, value): (&str, rusqlite::types::Value) = match setting {
+            RoomSetting::Mode(m) => ("mode", m.clone().into()),
+            RoomSetting::Region(r) => ("region", r.clone().into()),
+            RoomSetting::CrisisWatch(b) => ("crisis_watch", i64::from(*b).into()),
+            RoomSetting::Paused(b) => ("paused", i64::from(*b).into()),
+        };
+        conn.execute(
+            &format!("UPDATE room_settings SET {column} = ?2 WHERE room_id = ?1"),
+            params![room_id, value],
+        )?;
+        Ok(())
+    }
+
+    pub fn user_region(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT region FROM user_region WHERE user_id = ?1",
+                params![user_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    pub fn set_user_region(&self, user_id: &str, region: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO user_region (user_id, region) VALUES (?1, ?2)
+             ON CONFLICT (user_id) DO UPDATE SET region = excluded.region",
+            params![user_id, region],
+        )?;
+        Ok(())
+    }
+
+    pub fn audit(&self, e: &AuditEntry) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO audit (at, room_id, event_id, action, topic, template_id, actor)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                e.at_ms,
+                e.room_id,
+                e.event_id,
+                e.action,
+                e.topic,
+                e.template_id,
+                e.actor
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Audit entries, oldest first, optionally only one action.
+    pub fn audit_entries(&self, action: Option<&str>) -> Result<Vec<AuditEntry>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT at, room_id, event_id, action, topic, template_id, actor FROM audit
+             WHERE ?1 IS NULL OR action = ?1 ORDER BY at, id",
+        )?;
+        let rows = stmt.query_map(params![action], |r| {
+            Ok(AuditEntry {
+                at_ms: r.get(0)?,
+                room_id: r.get(1)?,
+                event_id: r.get(2)?,
+                action: r.get(3)?,
+                topic: r.get(4)?,
+                template_id: r.get(5)?,
+                actor: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Adds one to a daily counter (`topic` only for answers).
+    pub fn count(&self, counter: Counter, topic: Option<&str>, now_ms: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO counters (day, kind, topic, n) VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (day, kind, topic) DO UPDATE SET n = n + 1",
+            params![
+                now_ms.div_euclid(DAY_MS),
+                counter.as_str(),
+                topic.unwrap_or("")
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Totals over the last `days` days, today included.
+    pub fn stats(&self, days: u32, now_ms: i64) -> Result<Stats> {
+        let first_day = now_ms.div_euclid(DAY_MS) - i64::from(days.max(1)) + 1;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT kind, topic, SUM(n) FROM counters WHERE day >= ?1
+             GROUP BY kind, topic ORDER BY SUM(n) DESC, topic",
+        )?;
+        let rows = stmt.query_map(params![first_day], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut stats = Stats::default();
+        for row in rows {
+            let (kind, topic, n) = row?;
+            match kind.as_str() {
+                "answer" => stats.answers.push((topic, n)),
+                "crisis_reply" => stats.crisis_replies += n,
+                "alert" => stats.alerts += n,
+                "rate_limited" => stats.rate_limited += n,
+                "refusal" => stats.refusals += n,
+                _ => {}
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Deletes audit entries and counters older than the retention cut-off.
+    pub fn prune_moderation(&self, before_ms: i64) -> Result<usize> {
+        let conn = self.conn();
+        let mut n = conn.execute("DELETE FROM audit WHERE at < ?1", params![before_ms])?;
+        // A day's counters go once the whole day is past the cut-off.
+        n += conn.execute(
+            "DELETE FROM counters WHERE day < ?1",
+            params![before_ms.div_euclid(DAY_MS)],
+        )?;
+        Ok(n)
+    }
+
     /// Drops bookkeeping older than the cut-offs: answered ids past any possible re-delivery and
     /// pending events too old to be answered anyway.
     pub fn prune(&self, answered_before_ms: i64, pending_before_ms: i64) -> Result<()> {
@@ -333,6 +582,67 @@ mod tests {
         assert_eq!(s.pending_for_session("!r:x", "sess")?.len(), 1);
         s.prune(0, 101)?;
         assert_eq!(s.pending_count()?, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn retention_prunes_old_audit_and_counters() -> Result<()> {
+        let s = Store::open_in_memory()?;
+        let now = 100 * DAY_MS + 5;
+        let entry = |at_ms: i64, action: &str| AuditEntry {
+            at_ms,
+            room_id: "!r:x".into(),
+            event_id: "$e".into(),
+            action: action.into(),
+            topic: None,
+            template_id: None,
+            actor: "@a:x".into(),
+        };
+        s.audit(&entry(now - 91 * DAY_MS, "old"))?;
+        s.audit(&entry(now - 89 * DAY_MS, "recent"))?;
+        s.count(Counter::Refusal, None, now - 91 * DAY_MS)?;
+        s.count(Counter::Refusal, None, now)?;
+        s.count(Counter::Answer, Some("dosing"), now)?;
+        s.count(Counter::Answer, Some("dosing"), now)?;
+        assert_eq!(s.stats(3650, now)?.refusals, 2);
+        s.prune_moderation(now - 90 * DAY_MS)?;
+        let left: Vec<String> = s
+            .audit_entries(None)?
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(left, vec!["recent".to_owned()]);
+        let stats = s.stats(3650, now)?;
+        assert_eq!(stats.refusals, 1, "the 91-day-old counter was pruned");
+        assert_eq!(stats.answers, vec![("dosing".to_owned(), 2)]);
+        Ok(())
+    }
+
+    #[test]
+    fn stats_respect_the_period() -> Result<()> {
+        let s = Store::open_in_memory()?;
+        let now = 50 * DAY_MS + 10;
+        s.count(Counter::Alert, None, now - 3 * DAY_MS)?;
+        s.count(Counter::Alert, None, now)?;
+        assert_eq!(s.stats(1, now)?.alerts, 1);
+        assert_eq!(s.stats(7, now)?.alerts, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn room_settings_and_user_regions_round_trip() -> Result<()> {
+        let s = Store::open_in_memory()?;
+        assert_eq!(s.room_settings("!r:x")?, StoredRoomSettings::default());
+        s.set_room_setting("!r:x", &RoomSetting::Mode("all".into()))?;
+        s.set_room_setting("!r:x", &RoomSetting::CrisisWatch(false))?;
+        s.set_room_setting("!r:x", &RoomSetting::Paused(true))?;
+        let got = s.room_settings("!r:x")?;
+        assert_eq!(got.mode.as_deref(), Some("all"));
+        assert_eq!(got.crisis_watch, Some(false));
+        assert!(got.paused && got.region.is_none());
+        s.set_user_region("@a:x", "UK")?;
+        s.set_user_region("@a:x", "IE")?;
+        assert_eq!(s.user_region("@a:x")?.as_deref(), Some("IE"));
         Ok(())
     }
 

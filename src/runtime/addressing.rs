@@ -6,6 +6,7 @@
 //! everything in `all` mode. Anything else may still get the crisis reply (crisis watch), which the
 //! caller decides after triage.
 use crate::config::RoomMode;
+use crate::moderation::commands::{self, Parsed};
 
 /// The `msgtype` of an `m.room.message`, as far as addressing cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +85,9 @@ pub enum Verdict {
     CrisisWatch {
         text: String,
     },
+    /// `!kratom <command>`: handled before (and instead of) triage, in every mode, so that a
+    /// room set to `off` or paused can be switched back on.
+    Command(Parsed),
 }
 
 pub fn decide(msg: &Message<'_>, bot: &BotIdentity<'_>, room: RoomView) -> Verdict {
@@ -117,6 +121,9 @@ pub fn decide(msg: &Message<'_>, bot: &BotIdentity<'_>, room: RoomView) -> Verdi
             Verdict::Ignore(IgnoreReason::NotAddressed)
         }
     };
+    if let Some(parsed) = strip_prefix_word(body, bot.prefix).and_then(commands::parse) {
+        return Verdict::Command(parsed);
+    }
     if room.mode == RoomMode::Off {
         return watch();
     }
@@ -482,5 +489,24 @@ mod tests {
             strip_html_reply_fallback("plain <b>html</b>"),
             "plain <b>html</b>"
         );
+    }
+
+    #[test]
+    fn commands_come_before_mode_and_questions() {
+        let group_off = RoomView {
+            is_dm: false,
+            mode: RoomMode::Off,
+            crisis_watch: true,
+        };
+        let cmd = msg("!kratom mode all");
+        assert_eq!(
+            decide(&cmd, &BOT, group_off),
+            Verdict::Command(Parsed::Command(commands::Command::Mode(RoomMode::All)))
+        );
+        let question = msg("!kratom is it legal?");
+        assert!(matches!(
+            decide(&question, &BOT, group_off),
+            Verdict::CrisisWatch { .. }
+        ));
     }
 }

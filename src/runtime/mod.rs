@@ -3,7 +3,8 @@
 //! One job per file: `session` (login once, restore), `encryption` (identity, late room keys),
 //! `sync` (the hand-driven sync loop), `catch_up` (messages sent while the bot was down),
 //! `invites` (join, leave when alone), `addressing` (should we answer? pure), `rate_limit` (pure),
-//! `reply` (build and send the answer). This file holds [`Bot`], the state they share, and the
+//! `reply` (build and send the answer), `moderation` (carry out moderator commands and crisis
+//! alerts; the decisions are in `crate::moderation`). This file holds [`Bot`], the state they share, and the
 //! per-message flow: event -> addressed? -> triage -> rate limit -> reply -> record.
 use std::collections::HashSet;
 use std::future::Future;
@@ -25,15 +26,18 @@ use matrix_sdk::{Client, Room};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{Config, RoomSettings};
 use crate::engine::Engine;
-use crate::store::Store;
+use crate::moderation::alerts::AlertThrottle;
+use crate::moderation::handlers;
+use crate::store::{Counter, Store};
 
 pub mod addressing;
 mod catch_up;
 pub mod cli;
 mod encryption;
 mod invites;
+mod moderation;
 pub mod rate_limit;
 mod reply;
 mod session;
@@ -69,6 +73,10 @@ pub struct Bot {
     inflight: Mutex<HashSet<String>>,
     /// Rooms with a join in progress.
     pub(crate) joining: Mutex<HashSet<OwnedRoomId>>,
+    /// One crisis alert per person per window.
+    alerts: Mutex<AlertThrottle>,
+    /// The management room once its alias is resolved (or its id, as configured).
+    management_room: tokio::sync::Mutex<Option<OwnedRoomId>>,
 }
 
 fn now_ms() -> i64 {
@@ -141,10 +149,46 @@ impl Bot {
         lock(&self.inflight).remove(ev.event_id.as_str());
     }
 
+    /// The room's settings: moderator commands (stored) over the config file over defaults. A
+    /// paused room answers like mode `off`.
+    pub fn room_settings(&self, room_id: &str) -> RoomSettings {
+        let mut s = self.config.room_settings(room_id);
+        match self.store.room_settings(room_id) {
+            Ok(stored) => {
+                if let Some(mode) = stored.mode.as_deref().and_then(handlers::parse_mode) {
+                    s.mode = mode;
+                }
+                if let Some(region) = stored.region {
+                    s.region = region;
+                }
+                if let Some(watch) = stored.crisis_watch {
+                    s.crisis_watch = watch;
+                }
+                if stored.paused {
+                    s.mode = crate::config::RoomMode::Off;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read stored room settings; using the config")
+            }
+        }
+        s
+    }
+
+    fn count(&self, counter: Counter, topic: Option<&str>) {
+        if let Err(e) = self.store.count(counter, topic, now_ms()) {
+            tracing::warn!(error = %e, "cannot update a counter");
+        }
+    }
+
     async fn answer(&self, room: &Room, ev: &OriginalSyncRoomMessageEvent, origin: Origin) {
         let started = Instant::now();
         let room_id = room.room_id();
-        let settings = self.config.room_settings(room_id.as_str());
+        let mut settings = self.room_settings(room_id.as_str());
+        // Help lines for where the person is: their own region (set by DM) wins over the room's.
+        if let Ok(Some(region)) = self.store.user_region(ev.sender.as_str()) {
+            settings.region = region;
+        }
         let (kind, body, formatted) = match &ev.content.msgtype {
             MessageType::Text(t) => (MsgKind::Text, t.body.as_str(), t.formatted.as_ref()),
             MessageType::Emote(t) => (MsgKind::Emote, t.body.as_str(), t.formatted.as_ref()),
@@ -210,6 +254,17 @@ impl Bot {
             }
             Verdict::Answer { via, question } => (question, Some(via)),
             Verdict::CrisisWatch { text } => (text, None),
+            Verdict::Command(parsed) => {
+                let ctx = moderation::CommandMessage {
+                    room,
+                    ev,
+                    reply_to,
+                    is_dm,
+                    region: &settings.region,
+                };
+                self.run_command(ctx, parsed).await;
+                return;
+            }
         };
         let question = truncate_utf8(&question, MAX_TRIAGE_BYTES);
         let triage_started = Instant::now();
@@ -220,10 +275,14 @@ impl Bot {
         if via.is_none() && !urgent {
             return;
         }
+        if d.crisis {
+            self.crisis_alert(room, ev, d, question, is_dm).await;
+        }
         let outcome =
             lock(&self.limiter).check(ev.sender.as_str(), room_id.as_str(), urgent, Instant::now());
         if !outcome.allowed() {
             tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, "rate limited; not answered");
+            self.count(Counter::RateLimited, None);
             // Recorded so that catch-up after a restart does not answer it later either.
             let _ = self.store.mark_answered(
                 room_id.as_str(),
@@ -251,6 +310,10 @@ impl Bot {
                     now_ms(),
                 ) {
                     tracing::error!(error = %e, "answered but could not record it");
+                }
+                self.count(Counter::Answer, Some(&d.topic));
+                if d.crisis {
+                    self.count(Counter::CrisisReply, None);
                 }
                 tracing::info!(
                     room = %room_id,
@@ -373,6 +436,8 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         now_ms() - week_ms,
         now_ms() - config.catch_up_window().as_millis() as i64,
     )?;
+    store.prune_moderation(now_ms() - config.retention().as_millis() as i64)?;
+    let alert_window = Duration::from_secs(config.alerts.window_minutes * 60);
     let display_name = client.account().get_display_name().await.ok().flatten();
     let bot = Arc::new(Bot {
         limiter: Mutex::new(RateLimiter::new(&config.rate_limits)),
@@ -384,14 +449,18 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         display_name,
         inflight: Mutex::new(HashSet::new()),
         joining: Mutex::new(HashSet::new()),
+        alerts: Mutex::new(AlertThrottle::new(alert_window)),
+        management_room: tokio::sync::Mutex::new(None),
     });
     let (shutdown, rx) = watch::channel(false);
     let task = tokio::spawn({
         let bot = bot.clone();
         async move {
             let keys = tokio::spawn(encryption::watch_late_keys(bot.clone(), rx.clone()));
+            let prune = tokio::spawn(moderation::prune_periodically(bot.clone()));
             let result = sync::run(bot, rx).await;
             keys.abort();
+            prune.abort();
             result
         }
     });
