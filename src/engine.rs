@@ -5,11 +5,15 @@ use std::path::Path;
 
 use crate::diagnostics::{ContentErrors, Problem};
 use crate::library::catalog::NO_EVIDENCE_TOPICS;
-use crate::library::render::{render, RenderOptions, Rendered};
+use crate::library::render::{line_html, line_plain, render, RenderOptions, Rendered};
 use crate::library::resources::FALLBACK_REGION;
 use crate::library::Library;
 pub use crate::triage::Decision;
 use crate::triage::Triage;
+
+/// The concern tier's opening line (reviewed wording; safe-messaging: warm, no judgement).
+const CHECK_IN: &str =
+    "If things feel heavy right now, you don't have to carry it alone. You can talk to someone any time:";
 
 /// A rendered answer: the same template as plain text and as Matrix HTML.
 #[derive(Debug, Clone)]
@@ -86,6 +90,9 @@ impl Engine {
         let mut extra_blocks = Vec::new();
         if decision.mental_health || decision.crisis {
             extra_blocks.extend(["crisis", "professional"]);
+        } else if decision.concern && decision.emergency {
+            // The emergency leads; the crisis lines follow it rather than pushing it down.
+            extra_blocks.push("crisis");
         }
         let opts = RenderOptions {
             region,
@@ -93,7 +100,41 @@ impl Engine {
             emergency_first: decision.emergency || template.topic == "emergency",
             with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
         };
-        render(template, &self.library.resources, &opts)
+        let rendered = render(template, &self.library.resources, &opts);
+        if decision.concern && !decision.emergency {
+            self.with_check_in(rendered, region)
+        } else {
+            rendered
+        }
+    }
+
+    /// A concern reply: one warm line with the region's crisis line before the normal answer,
+    /// so help is the first thing read without turning a question into a crisis reply.
+    fn with_check_in(&self, answer: Rendered, region: &str) -> Rendered {
+        let Some(line) = self
+            .library
+            .resources
+            .lines_for("crisis", region)
+            .into_iter()
+            .next()
+        else {
+            return answer;
+        };
+        Rendered {
+            plain: format!(
+                "{CHECK_IN}
+{}
+
+{}",
+                line_plain(line),
+                answer.plain
+            ),
+            html: format!(
+                "<p><em>{CHECK_IN}</em><br>{}</p>\n{}",
+                line_html(line),
+                answer.html
+            ),
+        }
     }
 
     /// Renders a template by id, as moderators' `answer` and `preview` do.
@@ -103,8 +144,10 @@ impl Engine {
             topic: t.topic.clone(),
             template_id: t.id.clone(),
             crisis: t.topic == "crisis",
+            concern: false,
             emergency: t.topic == "emergency",
             mental_health: matches!(t.topic.as_str(), "crisis" | "depression"),
+            family: None,
             score: 1.0,
             reasons: vec!["chosen by id".into()],
             truncated: false,

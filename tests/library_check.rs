@@ -238,3 +238,27 @@ fn crisis_routing_to_a_missing_template() {
     });
     f.fails_with("crisis/crisis.toml", 1, "crisis-nope");
 }
+
+#[test]
+fn bad_corpus_label_names_the_line() {
+    let f = Fixture::new();
+    f.edit("crisis/corpus/train-t3.toml", |t| {
+        t.replacen("label = \"emergency\"", "label = \"urgent\"", 1)
+    });
+    let text = std::fs::read_to_string(f.root.join("crisis/corpus/train-t3.toml")).expect("read");
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"urgent\""))
+        .expect("edited line")
+        + 1;
+    f.fails_with("crisis/corpus/train-t3.toml", line, "label `urgent`");
+}
+
+#[test]
+fn learned_thresholds_out_of_order_name_the_line() {
+    Fixture::new()
+        .edit("crisis/learned.toml", |t| {
+            t.replace("concern = 0.40", "concern = 0.95")
+        })
+        .fails_with("crisis/learned.toml", 13, "concern is the weaker tier");
+}

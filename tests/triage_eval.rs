@@ -190,3 +190,121 @@ fn mental_health_replies_carry_crisis_lines_in_every_region() {
         assert!(s.mh_with_dose.is_empty(), "{region}: {:?}", s.mh_with_dose);
     }
 }
+
+/// One line of the frozen held-out set (`tests/data/frozen/`): the labels plus who wrote it.
+#[derive(Deserialize)]
+struct FrozenItem {
+    text: String,
+    topic: String,
+    accept: Vec<String>,
+    crisis: bool,
+    family: String,
+    lang: String,
+}
+
+#[derive(Default)]
+struct Tally(usize, usize);
+
+impl Tally {
+    fn add(&mut self, ok: bool) {
+        self.0 += usize::from(ok);
+        self.1 += 1;
+    }
+    fn rate(&self) -> f64 {
+        self.0 as f64 / self.1.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:3}/{:<3} {:5.1}%", self.0, self.1, 100.0 * self.rate())
+    }
+}
+
+/// The frozen held-out set, written by three writers who never saw the rules, corpora or
+/// examples. Never trained on: these are the honest figures for unseen messages, printed per
+/// warning-sign family and per language. The floors sit a little under the figures measured
+/// when the set was frozen and the learned layer landed (see the closing note of issue 8): they
+/// catch a regression; they are not the targets, which are higher.
+#[test]
+fn frozen_held_out_set_by_family_and_language() {
+    let engine = engine();
+    let crisis_line =
+        Regex::new(r"(?i)\b988\b|741741|116 ?123|13 ?11 ?14|\b1737\b|85258|findahelpline")
+            .expect("regex");
+    let emergency_number = Regex::new(r"\b(911|999|112|000|111)\b").expect("regex");
+    let mut families: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut languages: BTreeMap<String, Tally> = BTreeMap::new();
+    let (mut topic, mut recall, mut shown, mut false_alarms) = (
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+        Tally::default(),
+    );
+    let (mut emergency_first, mut ordinary_concern) = (Tally::default(), Tally::default());
+    let mut files: Vec<_> = std::fs::read_dir("tests/data/frozen")
+        .expect("frozen set")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let item: FrozenItem = serde_json::from_str(line).expect("frozen line parses");
+            let reply = engine.respond(&item.text, "US");
+            let d = &reply.decision;
+            topic.add(item.accept.contains(&d.topic));
+            let head: String = reply.plain.chars().take(200).collect();
+            let leads_with_emergency =
+                emergency_number.is_match(&head) && d.template_id != "crisis-support";
+            let key = if item.crisis {
+                recall.add(d.crisis);
+                shown.add(crisis_line.is_match(&reply.plain));
+                if item.lang != "en" {
+                    languages
+                        .entry(item.lang.clone())
+                        .or_default()
+                        .add(d.crisis);
+                }
+                (format!("crisis: {}", item.family), d.crisis)
+            } else if item.topic == "emergency" {
+                false_alarms.add(d.crisis);
+                emergency_first.add(leads_with_emergency);
+                (format!("emergency: {}", item.family), leads_with_emergency)
+            } else {
+                false_alarms.add(d.crisis);
+                if item.topic != "depression" {
+                    ordinary_concern.add(d.concern);
+                }
+                (format!("not crisis: {}", item.family), !d.crisis)
+            };
+            families.entry(key.0).or_default().add(key.1);
+        }
+    }
+    println!("== frozen held-out set, per family (crisis: caught; emergency: leads; not crisis: not flagged)");
+    for (f, t) in &families {
+        println!("  {f:40} {t}");
+    }
+    println!("== non-English crisis messages caught, per language");
+    for (l, t) in &languages {
+        println!("  {l:4} {t}");
+    }
+    // `false_alarms` counts flagged messages, so its rate is the false-alarm rate.
+    println!(
+        "frozen: topic {topic} | crisis recall {recall} | help shown {shown} | false alarms {false_alarms} | emergency first {emergency_first} | concern on ordinary {ordinary_concern}"
+    );
+    assert!(recall.rate() >= 0.72, "crisis recall {recall}");
+    assert!(shown.rate() >= 0.95, "help shown {shown}");
+    assert!(false_alarms.rate() <= 0.05, "false alarms {false_alarms}");
+    assert!(
+        emergency_first.rate() >= 0.93,
+        "emergency first {emergency_first}"
+    );
+    assert!(topic.rate() >= 0.70, "topic accuracy {topic}");
+    assert!(
+        ordinary_concern.rate() <= 0.10,
+        "concern on ordinary messages {ordinary_concern}"
+    );
+}

@@ -16,7 +16,11 @@ pub fn explain(engine: &Engine, message: &str) -> String {
     let _ = writeln!(s, "topic:         {}", d.topic);
     let _ = writeln!(s, "template:      {}", d.template_id);
     let _ = writeln!(s, "crisis:        {}", d.crisis);
+    let _ = writeln!(s, "concern:       {}", d.concern);
     let _ = writeln!(s, "emergency:     {}", d.emergency);
+    if let Some(f) = &d.family {
+        let _ = writeln!(s, "family:        {f}");
+    }
     let _ = writeln!(s, "mental_health: {}", d.mental_health);
     let _ = writeln!(s, "score:         {:.3}", d.score);
     if d.truncated {

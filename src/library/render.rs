@@ -124,7 +124,8 @@ fn push_block<'r>(
     html.push(h);
 }
 
-fn line_plain(line: &HelpLine) -> String {
+/// One help line as plain text: name, ways to reach it, note.
+pub fn line_plain(line: &HelpLine) -> String {
     let ways: Vec<String> = line
         .reach
         .iter()
@@ -138,7 +139,8 @@ fn line_plain(line: &HelpLine) -> String {
     format!("{}: {}{note}", line.name, ways.join(" · "))
 }
 
-fn line_html(line: &HelpLine) -> String {
+/// One help line as Matrix HTML.
+pub fn line_html(line: &HelpLine) -> String {
     let ways: Vec<String> = line
         .reach
         .iter()

@@ -1,4 +1,4 @@
-//! A small logistic-regression learner shared by the crisis second opinion and the topic matcher:
+//! A small logistic-regression learner for the topic matcher:
 //! sparse binary features (stemmed words, word pairs, character n-grams), class-balanced SGD in a
 //! fixed order, so the same training data always gives the same model.
 

@@ -4,10 +4,12 @@
 //! mental health (which forces professional and crisis help onto the answer), then the topic. Pure
 //! Rust, no I/O after loading, no network, no model download.
 
+pub mod corpus;
+pub mod learned;
 pub mod linear;
 pub mod normalize;
-pub mod second_opinion;
 pub mod signals;
+pub mod thresholds;
 pub mod topics;
 
 use std::path::Path;
@@ -17,22 +19,18 @@ use regex::Regex;
 
 use crate::diagnostics::Problem;
 use crate::library::Library;
+use learned::{Opinion, Opinions, SafetyModels, TrainingRow};
 use normalize::{normalize, Normalized};
-use second_opinion::SecondOpinion;
-use signals::{Detection, SignalSet};
+use signals::{Detection, Hit, SignalSet, Strength};
+use thresholds::{Cutoffs, Thresholds};
 use topics::TopicMatcher;
 
 /// The signal files, relative to the responses folder.
 pub const CRISIS_FILE: &str = "crisis/crisis.toml";
 pub const EMERGENCY_FILE: &str = "crisis/emergency.toml";
 pub const MENTAL_HEALTH_FILE: &str = "crisis/mental-health.toml";
-/// The folder holding the second opinion's corpus files (`second-opinion*.toml`).
-pub const SECOND_OPINION_DIR: &str = "crisis";
-
-/// The learned second opinion alone decides a crisis at or above this probability...
-pub const SECOND_OPINION_ALONE: f32 = 0.85;
-/// ...and together with any weak crisis rule at or above this one.
-pub const SECOND_OPINION_WITH_RULE: f32 = 0.60;
+/// The learned models' decision thresholds.
+pub const THRESHOLDS_FILE: &str = "crisis/learned.toml";
 
 /// What triage decided about a message, with the reasons that decided it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,8 +38,15 @@ pub struct Decision {
     pub topic: String,
     pub template_id: String,
     pub crisis: bool,
+    /// Weaker signs of risk than a crisis: the normal answer with a crisis line on top, and a
+    /// check-in suggestion to moderators. Never set together with `crisis`.
+    pub concern: bool,
+    /// The body may be in danger now: the emergency template leads (crisis lines follow when
+    /// `crisis` is set too, e.g. an attempt under way).
     pub emergency: bool,
     pub mental_health: bool,
+    /// The warning-sign family that decided crisis, concern or emergency, in words.
+    pub family: Option<String>,
     /// 1.0 when a safety detector decided; otherwise the topic matcher's score.
     pub score: f32,
     pub reasons: Vec<String>,
@@ -55,7 +60,8 @@ pub struct Triage {
     crisis: SignalSet,
     emergency: SignalSet,
     mental_health: SignalSet,
-    second_opinion: SecondOpinion,
+    models: SafetyModels,
+    thresholds: Thresholds,
     matcher: TopicMatcher,
 }
 
@@ -78,9 +84,13 @@ impl Triage {
         let crisis = load(CRISIS_FILE);
         let emergency = load(EMERGENCY_FILE);
         let mental_health = load(MENTAL_HEALTH_FILE);
-        let second_opinion = SecondOpinion::load(&dir.join(SECOND_OPINION_DIR))
-            .map_err(|p| problems.extend(p))
+        let thresholds = Thresholds::load(&dir.join(THRESHOLDS_FILE))
+            .map_err(|p| problems.push(p))
             .ok();
+        let models = corpus::load(&dir.join(corpus::CORPUS_DIR))
+            .map_err(|p| problems.extend(p))
+            .ok()
+            .map(|sentences| train_models(&sentences, library));
         let matcher = TopicMatcher::build(library)
             .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
             .ok();
@@ -88,9 +98,17 @@ impl Triage {
             Some(crisis),
             Some(emergency),
             Some(mental_health),
-            Some(second_opinion),
+            Some(models),
+            Some(thresholds),
             Some(matcher),
-        ) = (crisis, emergency, mental_health, second_opinion, matcher)
+        ) = (
+            crisis,
+            emergency,
+            mental_health,
+            models,
+            thresholds,
+            matcher,
+        )
         else {
             return Err(problems);
         };
@@ -115,7 +133,8 @@ impl Triage {
                 crisis,
                 emergency,
                 mental_health,
-                second_opinion,
+                models,
+                thresholds,
                 matcher,
             })
         } else {
@@ -128,27 +147,55 @@ impl Triage {
         let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
         let stripped = ADDRESSING.replace(head, "");
         let n = normalize(&stripped);
+        let opinions = self.models.judge(&n);
         let mut crisis = self.crisis.detect(&n);
-        let opinion = self.second_opinion.judge(&n);
-        if !crisis.triggered {
-            let any_rule = !crisis.hits.is_empty();
-            let p = opinion.probability;
-            if p >= SECOND_OPINION_ALONE || (any_rule && p >= SECOND_OPINION_WITH_RULE) {
-                crisis.triggered = true;
-                crisis.hits.push(signals::Hit {
-                    family: "second-opinion".into(),
-                    strength: signals::Strength::Strong,
-                    rule: format!("p={p:.2} ({})", opinion.top_features.join(", ")),
-                });
-            }
-        }
-        let emergency = self.emergency.detect(&n);
+        let mut emergency = self.emergency.detect(&n);
+        let crisis_by_model = learned_layer(&mut crisis, &opinions.crisis, &self.thresholds.crisis);
+        let emergency_by_model = learned_layer(
+            &mut emergency,
+            &opinions.emergency,
+            &self.thresholds.emergency,
+        );
         let mh = self.mental_health.detect(&n);
+        let p = opinions.crisis.probability;
+        let cut = &self.thresholds.crisis;
+        // A rule the model strongly disputes (a past crisis, a denial, an accident) is not a clear
+        // signal: it becomes a concern, so help is still shown and moderators can check in.
+        let vetoed = crisis.triggered && !crisis_by_model && p < cut.veto;
+        if vetoed {
+            crisis.triggered = false;
+        }
+        // Concern: a weak rule or a middling score, short of a crisis.
+        let concern = !crisis.triggered
+            && (vetoed
+                || p >= cut.concern
+                || crisis.hits.iter().any(|h| h.strength == Strength::Weak)
+                    && p >= cut.concern_with_rule);
 
         let mut reasons = Vec::new();
         explain(&mut reasons, "crisis", &crisis);
         explain(&mut reasons, "emergency", &emergency);
         explain(&mut reasons, "mental health", &mh);
+        if vetoed {
+            reasons.push(format!(
+                "crisis: the learned model disputes the rule (p={p:.2} < {:.2}): concern instead",
+                cut.veto
+            ));
+        } else if concern {
+            reasons.push(format!(
+                "concern: crisis score {p:.2} (words: {})",
+                opinions.crisis.top_features.join(", ")
+            ));
+        }
+        let family = self.deciding_family(
+            &n,
+            (&crisis, crisis_by_model),
+            (&emergency, emergency_by_model),
+            concern,
+        );
+        if let Some(f) = &family {
+            reasons.push(format!("family: {f}"));
+        }
         let mut mental_health = mh.triggered || crisis.triggered;
 
         // Idioms ("sciatica is murder", "im dead lol") say nothing about the topic either.
@@ -166,13 +213,17 @@ impl Triage {
                 })
                 .or_else(|| self.matcher.best_in(&n, topic))
         };
-        let (topic, m) = if crisis.triggered {
+        // The body first: an emergency template leads even when crisis signals are present too
+        // (an attempt under way); the crisis lines then follow in the same reply.
+        let (topic, m) = if emergency.triggered {
+            let topic = if crisis.triggered {
+                "crisis"
+            } else {
+                "emergency"
+            };
+            (topic, routed(&self.emergency, &emergency, "emergency"))
+        } else if crisis.triggered {
             ("crisis", routed(&self.crisis, &crisis, "crisis"))
-        } else if emergency.triggered {
-            (
-                "emergency",
-                routed(&self.emergency, &emergency, "emergency"),
-            )
         } else if mental_health {
             ("depression", self.matcher.best_in(&n, "depression"))
         } else {
@@ -200,25 +251,117 @@ impl Triage {
             },
             template_id: m.template_id,
             crisis: crisis.triggered,
+            concern: concern && !mental_health,
             emergency: emergency.triggered,
             mental_health,
+            family,
             score: if decided_by_detector { 1.0 } else { m.score },
             reasons,
             truncated: n.truncated || text.len() > head.len(),
         }
     }
 
-    /// The learned second opinion's crisis probability for a message, for evaluation.
+    /// The family to name in an alert or an explanation: the first rule family that matched, or,
+    /// when the learned layer decided alone, the family of the training sentence most like it.
+    fn deciding_family(
+        &self,
+        n: &Normalized,
+        (crisis, crisis_by_model): (&Detection, bool),
+        (emergency, emergency_by_model): (&Detection, bool),
+        concern: bool,
+    ) -> Option<String> {
+        let rule_family = |d: &Detection| {
+            d.hits
+                .iter()
+                .find(|h| h.family != LEARNED_FAMILY)
+                .map(|h| h.family.clone())
+        };
+        let learned = |emergency: bool| {
+            self.models
+                .nearest_family(n, emergency)
+                .map(|f| format!("{f} (reads like)"))
+        };
+        if emergency.triggered {
+            if emergency_by_model {
+                learned(true)
+            } else {
+                rule_family(emergency)
+            }
+        } else if crisis.triggered && !crisis_by_model {
+            rule_family(crisis)
+        } else if crisis.triggered || concern {
+            rule_family(crisis).or_else(|| learned(false))
+        } else {
+            None
+        }
+    }
+
+    /// The learned models' probabilities for a message, for evaluation.
+    pub fn opinions(&self, text: &str) -> Opinions {
+        self.models.judge(&self.normalized(text))
+    }
+
+    /// The learned crisis probability for a message, for evaluation.
     pub fn crisis_probability(&self, text: &str) -> f32 {
-        self.second_opinion
-            .judge(&self.normalized(text))
-            .probability
+        self.opinions(text).crisis.probability
+    }
+
+    /// How many sentences the learned models trained on: (crisis, emergency, neither).
+    pub fn trained_on(&self) -> (usize, usize, usize) {
+        self.models.trained_on
     }
 
     /// The normalised forms of a message, for `explain`.
     pub fn normalized(&self, text: &str) -> Normalized {
         normalize(&ADDRESSING.replace(normalize::truncate(text, normalize::MAX_INPUT_BYTES).0, ""))
     }
+}
+
+/// The family name the learned layer's hits carry.
+const LEARNED_FAMILY: &str = "learned model";
+
+/// Lets a learned score decide where the rules did not: alone when it is high, with a weak rule
+/// when it is fairly high. Returns whether the model made the decision.
+fn learned_layer(d: &mut Detection, opinion: &Opinion, cut: &Cutoffs) -> bool {
+    if d.triggered {
+        return false;
+    }
+    let p = opinion.probability;
+    let weak_rule = d.hits.iter().any(|h| h.strength == Strength::Weak);
+    if p >= cut.alone || weak_rule && p >= cut.with_rule {
+        d.triggered = true;
+        d.hits.push(Hit {
+            family: LEARNED_FAMILY.into(),
+            strength: Strength::Strong,
+            rule: format!("p={p:.2}, words: {}", opinion.top_features.join(", ")),
+        });
+        return true;
+    }
+    false
+}
+
+fn train_models(sentences: &[corpus::Sentence], library: &Library) -> SafetyModels {
+    SafetyModels::train(&training_rows(sentences, library))
+}
+
+/// The crisis/emergency corpus plus every template's examples (labelled by the template's topic:
+/// they are the ordinary questions the models must not flag).
+pub fn training_rows<'a>(
+    sentences: impl IntoIterator<Item = &'a corpus::Sentence>,
+    library: &'a Library,
+) -> Vec<TrainingRow<'a>> {
+    let mut rows: Vec<TrainingRow> = sentences.into_iter().map(TrainingRow::from).collect();
+    for t in library.templates() {
+        for e in &t.examples {
+            rows.push(TrainingRow {
+                text: e,
+                crisis: t.topic == "crisis",
+                emergency: t.topic == "emergency",
+                family: &t.topic,
+            });
+        }
+    }
+    rows
 }
 
 fn explain(reasons: &mut Vec<String>, name: &str, d: &Detection) {

@@ -1,0 +1,421 @@
+//! The learned safety models: one logistic-regression classifier for crisis and one for a medical
+//! emergency, trained at start-up from the writer-labelled corpus (`responses/crisis/corpus/`) and
+//! the templates' own examples. They read words, word pairs and character 3-5-grams inside words
+//! (so misspellings and other languages still share features), weighted by TF-IDF and hashed into
+//! a fixed table. The rules catch what they name; these catch paraphrases no rule names.
+//!
+//! Training is deterministic (fixed order, fixed shuffle, fixed epochs): a library always gives
+//! the same models. Thresholds live in `responses/crisis/learned.toml`, chosen on writers the
+//! model did not train on (see `tests/triage_eval.rs`).
+
+use rust_stemmers::Stemmer;
+
+use super::corpus::{Label, Sentence};
+use super::linear::english_stemmer;
+use super::normalize::{normalize, Normalized};
+
+/// Size of the hashed feature table (2^18): collisions stay rare at this corpus size.
+const BUCKETS: usize = 1 << 18;
+const EPOCHS: usize = 12;
+const LEARNING_RATE: f32 = 0.8;
+const L2: f32 = 2e-5;
+/// Character n-gram lengths inside a word.
+const CHAR_GRAMS: std::ops::RangeInclusive<usize> = 3..=5;
+
+/// Calls `emit` with every feature of a message: stemmed words, word pairs and character n-grams
+/// inside words, as the parts that name it (hashed without building a string: this runs over the
+/// whole corpus at every start).
+fn each_feature(stemmer: &Stemmer, text: &Normalized, mut emit: impl FnMut(&[&str])) {
+    let source = text.despaced.as_deref().unwrap_or(&text.leet);
+    let raw: Vec<&str> = source.split(' ').filter(|w| !w.is_empty()).collect();
+    let words: Vec<_> = raw.iter().map(|w| stemmer.stem(w)).collect();
+    for w in &words {
+        emit(&[w]);
+    }
+    for p in words.windows(2) {
+        emit(&[&p[0], " ", &p[1]]);
+    }
+    for w in &raw {
+        let padded = format!("<{w}>");
+        let bounds: Vec<usize> = padded
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([padded.len()])
+            .collect();
+        for n in CHAR_GRAMS {
+            for start in 0..bounds.len().saturating_sub(n) {
+                emit(&["~", &padded[bounds[start]..bounds[start + n]]]);
+            }
+        }
+    }
+}
+
+/// The distinct hashed buckets of a message, sorted.
+fn buckets(stemmer: &Stemmer, text: &Normalized) -> Vec<usize> {
+    let mut out = Vec::new();
+    each_feature(stemmer, text, |parts| out.push(bucket(parts)));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The distinct features of a message with their names, for explanations.
+fn named(stemmer: &Stemmer, text: &Normalized) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    each_feature(stemmer, text, |parts| {
+        out.push((bucket(parts), parts.concat()));
+    });
+    out.sort_unstable();
+    out.dedup_by_key(|(b, _)| *b);
+    out
+}
+
+/// FNV-1a over the parts: stable across builds and platforms, so the same corpus always gives the
+/// same model.
+fn bucket(parts: &[&str]) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in parts.iter().flat_map(|p| p.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (h % BUCKETS as u64) as usize
+}
+
+/// A message as the models see it: hashed features with TF-IDF weights, L2-normalised.
+struct Vector {
+    buckets: Vec<usize>,
+    values: Vec<f32>,
+}
+
+/// Inverse document frequencies, shared by both models.
+#[derive(Debug)]
+struct Idf {
+    weights: Vec<f32>,
+}
+
+impl Idf {
+    /// `docs` hold each document's distinct buckets.
+    fn fit(docs: &[Vec<usize>]) -> Idf {
+        let mut df = vec![0u32; BUCKETS];
+        for d in docs {
+            for &b in d {
+                df[b] += 1;
+            }
+        }
+        let n = docs.len() as f32;
+        Idf {
+            weights: df
+                .iter()
+                .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
+                .collect(),
+        }
+    }
+
+    fn vector(&self, buckets: Vec<usize>) -> Vector {
+        let mut values: Vec<f32> = buckets.iter().map(|&b| self.weights[b]).collect();
+        let norm = values.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-6);
+        for v in &mut values {
+            *v /= norm;
+        }
+        Vector { buckets, values }
+    }
+}
+
+/// One binary logistic-regression model over the hashed table.
+#[derive(Debug)]
+struct Classifier {
+    weights: Vec<f32>,
+    bias: f32,
+}
+
+impl Classifier {
+    /// Class-balanced SGD in a fixed shuffled order.
+    fn train(rows: &[(&Vector, bool)]) -> Classifier {
+        let mut weights = vec![0.0f32; BUCKETS];
+        let mut bias = 0.0f32;
+        let pos = rows.iter().filter(|(_, y)| *y).count().max(1) as f32;
+        let neg = (rows.len() as f32 - pos).max(1.0);
+        let n = rows.len() as f32;
+        let order = shuffled(rows.len());
+        for epoch in 0..EPOCHS {
+            let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.3);
+            for &i in &order {
+                let (x, y) = rows[i];
+                let p = sigmoid(bias + dot(&weights, x));
+                let (target, class_weight) = if y {
+                    (1.0, n / (2.0 * pos))
+                } else {
+                    (0.0, n / (2.0 * neg))
+                };
+                let g = (p - target) * class_weight;
+                for k in 0..x.buckets.len() {
+                    let w = &mut weights[x.buckets[k]];
+                    *w -= lr * (g * x.values[k] + L2 * *w);
+                }
+                bias -= lr * g * 0.1;
+            }
+        }
+        Classifier { weights, bias }
+    }
+
+    fn judge(&self, x: &Vector, names: &[(usize, String)]) -> Opinion {
+        let p = sigmoid(self.bias + dot(&self.weights, x));
+        // `names` and `x.buckets` are both sorted by bucket and hold the same buckets.
+        let mut contributions: Vec<(&str, f32)> = names
+            .iter()
+            .zip(&x.values)
+            .map(|((b, name), v)| (name.as_str(), self.weights[*b] * v))
+            .filter(|(_, c)| *c > 0.0)
+            .collect();
+        contributions.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // Words and word pairs explain a decision to a moderator; fragments only when nothing else.
+        let mut words: Vec<String> = contributions
+            .iter()
+            .filter(|(f, _)| !f.starts_with('~'))
+            .take(4)
+            .map(|(f, _)| f.to_string())
+            .collect();
+        if words.is_empty() {
+            words = contributions
+                .iter()
+                .take(3)
+                .map(|(f, _)| f.trim_start_matches('~').to_string())
+                .collect();
+        }
+        Opinion {
+            probability: p,
+            top_features: words,
+        }
+    }
+}
+
+fn dot(weights: &[f32], x: &Vector) -> f32 {
+    let mut sum = 0.0;
+    for k in 0..x.buckets.len() {
+        sum += weights[x.buckets[k]] * x.values[k];
+    }
+    sum
+}
+
+fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+/// A fixed pseudo-random permutation (a linear congruential generator with a fixed seed), so SGD
+/// does not learn the file order and every start gives the same model.
+fn shuffled(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..n).rev() {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let j = ((state >> 33) % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+/// A model's view of one message.
+#[derive(Debug, Clone, Default)]
+pub struct Opinion {
+    pub probability: f32,
+    /// The words that pushed hardest towards the positive class, for explanations.
+    pub top_features: Vec<String>,
+}
+
+/// Both models' view of one message.
+#[derive(Debug, Clone, Default)]
+pub struct Opinions {
+    pub crisis: Opinion,
+    pub emergency: Opinion,
+}
+
+/// A positive training sentence kept to name the family a message most resembles.
+#[derive(Debug)]
+struct Exemplar {
+    buckets: Vec<usize>,
+    family: String,
+}
+
+/// The trained crisis and emergency models.
+#[derive(Debug)]
+pub struct SafetyModels {
+    idf: Idf,
+    crisis: Classifier,
+    emergency: Classifier,
+    crisis_exemplars: Vec<Exemplar>,
+    emergency_exemplars: Vec<Exemplar>,
+    /// Sentences learned from: (crisis, emergency, neither).
+    pub trained_on: (usize, usize, usize),
+}
+
+/// A training row: the text and its labels.
+pub struct TrainingRow<'a> {
+    pub text: &'a str,
+    pub crisis: bool,
+    pub emergency: bool,
+    pub family: &'a str,
+}
+
+impl<'a> From<&'a Sentence> for TrainingRow<'a> {
+    fn from(s: &'a Sentence) -> Self {
+        TrainingRow {
+            text: &s.text,
+            crisis: s.label == Label::Crisis,
+            emergency: s.is_emergency(),
+            family: &s.family,
+        }
+    }
+}
+
+impl SafetyModels {
+    /// Trains both models on the same rows.
+    pub fn train(rows: &[TrainingRow]) -> SafetyModels {
+        let stemmer = english_stemmer();
+        let docs: Vec<Vec<usize>> = rows
+            .iter()
+            .map(|r| buckets(&stemmer, &normalize(r.text)))
+            .collect();
+        let idf = Idf::fit(&docs);
+        let exemplar = |d: &[usize], r: &TrainingRow| Exemplar {
+            buckets: d.to_vec(),
+            family: r.family.to_string(),
+        };
+        let mut crisis_exemplars = Vec::new();
+        let mut emergency_exemplars = Vec::new();
+        for (d, r) in docs.iter().zip(rows) {
+            if r.crisis {
+                crisis_exemplars.push(exemplar(d, r));
+            }
+            if r.emergency {
+                emergency_exemplars.push(exemplar(d, r));
+            }
+        }
+        let vectors: Vec<Vector> = docs.into_iter().map(|d| idf.vector(d)).collect();
+        let crisis_rows: Vec<(&Vector, bool)> = vectors
+            .iter()
+            .zip(rows)
+            .map(|(v, r)| (v, r.crisis))
+            .collect();
+        let emergency_rows: Vec<(&Vector, bool)> = vectors
+            .iter()
+            .zip(rows)
+            .map(|(v, r)| (v, r.emergency))
+            .collect();
+        let count = |f: fn(&TrainingRow) -> bool| rows.iter().filter(|r| f(r)).count();
+        SafetyModels {
+            crisis: Classifier::train(&crisis_rows),
+            emergency: Classifier::train(&emergency_rows),
+            idf,
+            crisis_exemplars,
+            emergency_exemplars,
+            trained_on: (
+                count(|r| r.crisis),
+                count(|r| r.emergency),
+                count(|r| !r.crisis && !r.emergency),
+            ),
+        }
+    }
+
+    /// Both probabilities for one normalised message.
+    pub fn judge(&self, text: &Normalized) -> Opinions {
+        let names = named(&english_stemmer(), text);
+        let x = self.idf.vector(names.iter().map(|(b, _)| *b).collect());
+        Opinions {
+            crisis: self.crisis.judge(&x, &names),
+            emergency: self.emergency.judge(&x, &names),
+        }
+    }
+
+    /// The warning-sign family of the crisis (or emergency) training sentence most like `text`,
+    /// so a moderator reads "reads like: plan" rather than a bare probability.
+    pub fn nearest_family(&self, text: &Normalized, emergency: bool) -> Option<&str> {
+        let mine = buckets(&english_stemmer(), text);
+        let pool = if emergency {
+            &self.emergency_exemplars
+        } else {
+            &self.crisis_exemplars
+        };
+        pool.iter()
+            .map(|e| (overlap(&mine, &e.buckets), e))
+            .filter(|(s, _)| *s > 0.0)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, e)| e.family.as_str())
+    }
+}
+
+/// Jaccard overlap of two sorted bucket lists.
+fn overlap(a: &[usize], b: &[usize]) -> f32 {
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let union = a.len() + b.len() - common;
+    if union == 0 {
+        0.0
+    } else {
+        common as f32 / union as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(text: &'static str, crisis: bool, emergency: bool) -> TrainingRow<'static> {
+        TrainingRow {
+            text,
+            crisis,
+            emergency,
+            family: if crisis { "intent" } else { "other" },
+        }
+    }
+
+    #[test]
+    fn learns_both_labels_and_names_a_family() {
+        let rows = [
+            row("i want to die tonight", true, false),
+            row("i dont want to live anymore", true, false),
+            row("going to end my life", true, false),
+            row("nobody would miss me if i died", true, false),
+            row("he is not breathing and his lips are blue", false, true),
+            row("she collapsed and wont wake up", false, true),
+            row("my friend is having a seizure", false, true),
+            row("how long does withdrawal last", false, false),
+            row("is kratom legal in ohio", false, false),
+            row("best strain for energy", false, false),
+            row("this heat is killing me lol", false, false),
+        ];
+        let models = SafetyModels::train(&rows);
+        let judge = |t: &str| models.judge(&normalize(t));
+        assert!(judge("i just want to die").crisis.probability > 0.5);
+        assert!(judge("which strain for energy").crisis.probability < 0.5);
+        assert!(judge("his lips are turning blue").emergency.probability > 0.5);
+        assert!(judge("is it legal in texas").emergency.probability < 0.5);
+        assert_eq!(
+            models.nearest_family(&normalize("want to die"), false),
+            Some("intent")
+        );
+        assert_eq!(models.trained_on, (4, 3, 4));
+    }
+
+    #[test]
+    fn training_is_deterministic() {
+        let rows = [
+            row("i want to die", true, false),
+            row("is it legal", false, false),
+        ];
+        let a = SafetyModels::train(&rows).judge(&normalize("want to die"));
+        let b = SafetyModels::train(&rows).judge(&normalize("want to die"));
+        assert_eq!(a.crisis.probability, b.crisis.probability);
+    }
+}
