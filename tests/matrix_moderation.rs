@@ -540,3 +540,56 @@ async fn stats_count_what_was_sent() {
     assert_eq!(usage, "Usage: !kratom stats [days]");
     running.stop().await.expect("clean stop");
 }
+
+/// The concern tier: weaker signs in a message nobody addressed to the bot get no public post,
+/// only a low-priority check-in suggestion in the management room (link, no text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unaddressed_concern_gets_a_quiet_check_in_alert_and_no_public_reply() {
+    init_logs();
+    let engine = engine();
+    let concern_text = "nobody would even notice if i stopped showing up, whats a good red strain";
+    let d = engine.decide(concern_text);
+    assert!(
+        d.concern && !d.crisis,
+        "the engine must rate it a concern: {d:?}"
+    );
+    let s = setup("").await;
+    let running = s.bot.start().await;
+    s.wait_ready().await;
+    let bob_group = s.bob_group();
+
+    let concern = send_text(&bob_group, concern_text, &[]).await;
+    // A barrier: the bot handles a room's messages in order, so once this is answered the
+    // concern message has been handled too.
+    let _ = ask(
+        &s.bob,
+        &bob_group,
+        &s.bot.user_id,
+        "!kratom is kratom legal in ohio",
+    )
+    .await;
+    let mods_id = s.mods.room_id().to_owned();
+    let alert = wait_message(&s.alice, &mods_id, &s.bot.user_id, |b| {
+        b.starts_with("Check-in suggested")
+    })
+    .await;
+    let text = body(&alert);
+    assert!(
+        text.contains(&matrix_to_event(
+            s.group.room_id().as_str(),
+            concern.as_str()
+        )),
+        "link to the message: {text}"
+    );
+    assert!(text.contains(s.bob.user_id.as_str()), "who: {text}");
+    assert!(text.contains("Rule: concern"), "why: {text}");
+    assert!(
+        !text.contains("nobody would even notice"),
+        "quotes the message: {text}"
+    );
+    assert!(
+        s.bob.replies_to(&s.bot.user_id, &concern).is_empty(),
+        "no public reply to an unaddressed concern"
+    );
+    running.stop().await.expect("clean stop");
+}

@@ -36,9 +36,20 @@ impl AlertThrottle {
     }
 }
 
+/// How urgent an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    /// A crisis message: the bot sent its crisis reply.
+    Crisis,
+    /// Weaker signs (the concern tier) in a message nobody addressed to the bot: it stayed
+    /// silent in the room, and a moderator may want to check in.
+    CheckIn,
+}
+
 /// What an alert says.
 #[derive(Debug, Clone)]
 pub struct Alert<'a> {
+    pub kind: AlertKind,
     /// The room's name or alias (falls back to its id).
     pub room_label: &'a str,
     pub room_id: &'a str,
@@ -97,7 +108,7 @@ pub fn format_time(ms: i64) -> String {
 pub fn crisis_rules(reasons: &[String]) -> Vec<String> {
     reasons
         .iter()
-        .filter(|r| r.starts_with("crisis:") || r.contains("second opinion"))
+        .filter(|r| r.starts_with("crisis:"))
         .filter(|r| !r.contains("ignored idiom"))
         .map(|r| match r.find(" matched ") {
             Some(i) => r[..i].to_owned(),
@@ -116,13 +127,21 @@ pub fn compose(a: &Alert<'_>) -> (String, String) {
         a.rules.join("; ")
     };
     let place = if a.in_dm { "a DM" } else { a.room_label };
+    let (headline, outcome) = match a.kind {
+        AlertKind::Crisis => ("Crisis alert", "The bot sent its crisis reply."),
+        AlertKind::CheckIn => (
+            "Check-in suggested (low priority)",
+            "Weaker warning signs in a message nobody addressed to the bot; it did not reply in \
+             the room. A moderator may want to check in privately.",
+        ),
+    };
     let mut plain = format!(
-        "Crisis alert: {sender} in {place} at {time}\nMessage: {link}\nRule: {rules}\nThe bot sent its crisis reply.",
+        "{headline}: {sender} in {place} at {time}\nMessage: {link}\nRule: {rules}\n{outcome}",
         sender = a.sender,
     );
     let mut html = format!(
-        "<p><strong>Crisis alert</strong>: {sender} in {place} at {time}<br>\
-         <a href=\"{href}\">Go to the message</a><br>Rule: {rules}<br>The bot sent its crisis reply.</p>",
+        "<p><strong>{headline}</strong>: {sender} in {place} at {time}<br>\
+         <a href=\"{href}\">Go to the message</a><br>Rule: {rules}<br>{outcome}</p>",
         sender = escape(a.sender),
         place = escape(place),
         href = escape(&link),
@@ -169,6 +188,7 @@ mod tests {
     fn alert_has_no_text_unless_asked() {
         let rules = vec!["crisis: intent (strong)".to_owned()];
         let mut a = Alert {
+            kind: AlertKind::Crisis,
             room_label: "#support:x",
             room_id: "!r:x",
             event_id: "$e",
@@ -192,6 +212,11 @@ mod tests {
         assert!(
             html.contains("I &lt;can&#39;t&gt; go on") || html.contains("I &lt;can't&gt; go on")
         );
+        a.kind = AlertKind::CheckIn;
+        a.text = None;
+        let (plain, _) = compose(&a);
+        assert!(plain.starts_with("Check-in suggested"), "{plain}");
+        assert!(plain.contains("did not reply") && !plain.contains("crisis reply"));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, RoomSettings};
 use crate::engine::Engine;
-use crate::moderation::alerts::AlertThrottle;
+use crate::moderation::alerts::{AlertKind, AlertThrottle};
 use crate::moderation::handlers;
 use crate::store::{Counter, Store};
 
@@ -75,6 +75,8 @@ pub struct Bot {
     pub(crate) joining: Mutex<HashSet<OwnedRoomId>>,
     /// One crisis alert per person per window.
     alerts: Mutex<AlertThrottle>,
+    /// One check-in suggestion per person per window (separate, so it never delays a crisis alert).
+    check_ins: Mutex<AlertThrottle>,
     /// The management room once its alias is resolved (or its id, as configured).
     management_room: tokio::sync::Mutex<Option<OwnedRoomId>>,
 }
@@ -273,10 +275,16 @@ impl Bot {
         let d = &reply.decision;
         let urgent = d.crisis || d.emergency;
         if via.is_none() && !urgent {
+            // Weaker signs nobody addressed to the bot: no public post, a quiet check-in alert.
+            if d.concern && !is_dm {
+                self.alert(AlertKind::CheckIn, room, ev, d, question, is_dm)
+                    .await;
+            }
             return;
         }
         if d.crisis {
-            self.crisis_alert(room, ev, d, question, is_dm).await;
+            self.alert(AlertKind::Crisis, room, ev, d, question, is_dm)
+                .await;
         }
         let outcome =
             lock(&self.limiter).check(ev.sender.as_str(), room_id.as_str(), urgent, Instant::now());
@@ -324,6 +332,7 @@ impl Bot {
                     topic = %d.topic,
                     template = %d.template_id,
                     crisis = d.crisis,
+                    concern = d.concern,
                     emergency = d.emergency,
                     triage_ms,
                     ms = started.elapsed().as_millis() as u64,
@@ -450,6 +459,7 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         inflight: Mutex::new(HashSet::new()),
         joining: Mutex::new(HashSet::new()),
         alerts: Mutex::new(AlertThrottle::new(alert_window)),
+        check_ins: Mutex::new(AlertThrottle::new(alert_window)),
         management_room: tokio::sync::Mutex::new(None),
     });
     let (shutdown, rx) = watch::channel(false);

@@ -14,7 +14,7 @@ use matrix_sdk::Room;
 
 use super::{lock, now_ms, reply, thread_of, Bot};
 use crate::engine::Decision;
-use crate::moderation::alerts::{self, Alert};
+use crate::moderation::alerts::{self, Alert, AlertKind};
 use crate::moderation::commands::Parsed;
 use crate::moderation::handlers::{self, Ctx, Outcome, Text};
 use crate::moderation::permissions::PowerLevel;
@@ -104,7 +104,7 @@ impl Bot {
             Outcome::Notice(text) => self.send_notice(&m, &text).await,
             Outcome::Reload => {
                 let dir = self.config.bot.responses_dir.clone();
-                // Loading trains the second opinion: seconds of CPU, so not on the async threads.
+                // Loading trains the learned safety models: seconds of CPU, so not on the async threads.
                 let result = tokio::task::spawn_blocking(move || crate::Engine::load(&dir)).await;
                 let text = match result {
                     Ok(result) => {
@@ -236,9 +236,11 @@ impl Bot {
         }
     }
 
-    /// Tells the management room about a crisis message, at most once per person per window.
-    pub(super) async fn crisis_alert(
+    /// Tells the management room about a crisis message (or, for `CheckIn`, weaker signs in an
+    /// unaddressed message), at most once per person per window and kind.
+    pub(super) async fn alert(
         &self,
+        kind: AlertKind,
         room: &Room,
         ev: &OriginalSyncRoomMessageEvent,
         decision: &Decision,
@@ -258,8 +260,12 @@ impl Bot {
             tracing::warn!(room = %mgmt_id, "not in the management room; crisis alert not sent");
             return;
         };
-        if !lock(&self.alerts).allow(ev.sender.as_str(), Instant::now()) {
-            tracing::info!(room = %room.room_id(), event = %ev.event_id, "crisis alert throttled (same person within the window)");
+        let throttle = match kind {
+            AlertKind::Crisis => &self.alerts,
+            AlertKind::CheckIn => &self.check_ins,
+        };
+        if !lock(throttle).allow(ev.sender.as_str(), Instant::now()) {
+            tracing::info!(room = %room.room_id(), event = %ev.event_id, ?kind, "alert throttled (same person within the window)");
             return;
         }
         let label = room
@@ -267,8 +273,16 @@ impl Bot {
             .or_else(|| room.canonical_alias().map(|a| a.to_string()))
             .or_else(|| room.cached_display_name().map(|n| n.to_string()))
             .unwrap_or_else(|| room.room_id().to_string());
-        let rules = alerts::crisis_rules(&decision.reasons);
+        let rules = match kind {
+            AlertKind::Crisis => alerts::crisis_rules(&decision.reasons),
+            // The family is the bot's own vocabulary; the concern reason may echo the message.
+            AlertKind::CheckIn => vec![format!(
+                "concern: {}",
+                decision.family.as_deref().unwrap_or("weak crisis signals")
+            )],
+        };
         let alert = Alert {
+            kind,
             room_label: &label,
             room_id: room.room_id().as_str(),
             event_id: ev.event_id.as_str(),
@@ -289,7 +303,11 @@ impl Bot {
                     at_ms: now_ms(),
                     room_id: room.room_id().to_string(),
                     event_id: ev.event_id.to_string(),
-                    action: "alert".into(),
+                    action: match kind {
+                        AlertKind::Crisis => "alert",
+                        AlertKind::CheckIn => "check-in-alert",
+                    }
+                    .into(),
                     topic: Some(decision.topic.clone()),
                     template_id: Some(decision.template_id.clone()),
                     actor: self.user_id.to_string(),
@@ -298,7 +316,7 @@ impl Bot {
                     tracing::error!(error = %e, "cannot write the audit log");
                 }
             }
-            Err(e) => tracing::error!(error = %e, "could not send the crisis alert"),
+            Err(e) => tracing::error!(error = %e, ?kind, "could not send the alert"),
         }
     }
 }
