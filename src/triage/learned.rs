@@ -21,13 +21,13 @@ const LEARNING_RATE: f32 = 0.8;
 const L2: f32 = 2e-5;
 /// Character n-gram lengths inside a word.
 const CHAR_GRAMS: std::ops::RangeInclusive<usize> = 3..=5;
+/// Words per window when a long message is also read in parts.
+const WINDOW: usize = 14;
 
 /// Calls `emit` with every feature of a message: stemmed words, word pairs and character n-grams
 /// inside words, as the parts that name it (hashed without building a string: this runs over the
 /// whole corpus at every start).
-fn each_feature(stemmer: &Stemmer, text: &Normalized, mut emit: impl FnMut(&[&str])) {
-    let source = text.despaced.as_deref().unwrap_or(&text.leet);
-    let raw: Vec<&str> = source.split(' ').filter(|w| !w.is_empty()).collect();
+fn each_feature(stemmer: &Stemmer, raw: &[&str], mut emit: impl FnMut(&[&str])) {
     let words: Vec<_> = raw.iter().map(|w| stemmer.stem(w)).collect();
     for w in &words {
         emit(&[w]);
@@ -35,7 +35,7 @@ fn each_feature(stemmer: &Stemmer, text: &Normalized, mut emit: impl FnMut(&[&st
     for p in words.windows(2) {
         emit(&[&p[0], " ", &p[1]]);
     }
-    for w in &raw {
+    for w in raw {
         let padded = format!("<{w}>");
         let bounds: Vec<usize> = padded
             .char_indices()
@@ -50,19 +50,36 @@ fn each_feature(stemmer: &Stemmer, text: &Normalized, mut emit: impl FnMut(&[&st
     }
 }
 
+/// The words the models read: the leetspeak-undone text, with letter-spaced runs joined.
+fn words_of(text: &Normalized) -> Vec<&str> {
+    let source = text.despaced.as_deref().unwrap_or(&text.leet);
+    source.split(' ').filter(|w| !w.is_empty()).collect()
+}
+
+/// Overlapping windows of a long message, so a warning sign buried in a long kratom question is
+/// read on its own rather than diluted by everything around it (the models learned from
+/// sentences). Short messages are read whole only.
+fn windows<'a>(words: &'a [&'a str]) -> impl Iterator<Item = &'a [&'a str]> {
+    let long = words.len() > WINDOW + WINDOW / 2;
+    let starts = if long { words.len() - WINDOW / 2 } else { 0 };
+    (0..starts)
+        .step_by(WINDOW / 2)
+        .map(move |s| &words[s..(s + WINDOW).min(words.len())])
+}
+
 /// The distinct hashed buckets of a message, sorted.
-fn buckets(stemmer: &Stemmer, text: &Normalized) -> Vec<usize> {
+fn buckets(stemmer: &Stemmer, words: &[&str]) -> Vec<usize> {
     let mut out = Vec::new();
-    each_feature(stemmer, text, |parts| out.push(bucket(parts)));
+    each_feature(stemmer, words, |parts| out.push(bucket(parts)));
     out.sort_unstable();
     out.dedup();
     out
 }
 
 /// The distinct features of a message with their names, for explanations.
-fn named(stemmer: &Stemmer, text: &Normalized) -> Vec<(usize, String)> {
+fn named(stemmer: &Stemmer, words: &[&str]) -> Vec<(usize, String)> {
     let mut out = Vec::new();
-    each_feature(stemmer, text, |parts| {
+    each_feature(stemmer, words, |parts| {
         out.push((bucket(parts), parts.concat()));
     });
     out.sort_unstable();
@@ -197,6 +214,14 @@ fn dot(weights: &[f32], x: &Vector) -> f32 {
     sum
 }
 
+/// How much a window's logit is lowered (see `SafetyModels::judge`).
+const WINDOW_DISCOUNT: f32 = 1.5;
+
+fn discounted(p: f32) -> f32 {
+    let p = p.clamp(1e-6, 1.0 - 1e-6);
+    sigmoid((p / (1.0 - p)).ln() - WINDOW_DISCOUNT)
+}
+
 fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
@@ -275,7 +300,7 @@ impl SafetyModels {
         let stemmer = english_stemmer();
         let docs: Vec<Vec<usize>> = rows
             .iter()
-            .map(|r| buckets(&stemmer, &normalize(r.text)))
+            .map(|r| buckets(&stemmer, &words_of(&normalize(r.text))))
             .collect();
         let idf = Idf::fit(&docs);
         let exemplar = |d: &[usize], r: &TrainingRow| Exemplar {
@@ -320,7 +345,27 @@ impl SafetyModels {
 
     /// Both probabilities for one normalised message.
     pub fn judge(&self, text: &Normalized) -> Opinions {
-        let names = named(&english_stemmer(), text);
+        let stemmer = english_stemmer();
+        let words = words_of(text);
+        let mut best = self.judge_words(&stemmer, &words);
+        for part in windows(&words) {
+            let mut o = self.judge_words(&stemmer, part);
+            // A window has fewer words than the message, and fewer words make the model surer
+            // than it should be: discount its logit before comparing.
+            o.crisis.probability = discounted(o.crisis.probability);
+            o.emergency.probability = discounted(o.emergency.probability);
+            if o.crisis.probability > best.crisis.probability {
+                best.crisis = o.crisis;
+            }
+            if o.emergency.probability > best.emergency.probability {
+                best.emergency = o.emergency;
+            }
+        }
+        best
+    }
+
+    fn judge_words(&self, stemmer: &Stemmer, words: &[&str]) -> Opinions {
+        let names = named(stemmer, words);
         let x = self.idf.vector(names.iter().map(|(b, _)| *b).collect());
         Opinions {
             crisis: self.crisis.judge(&x, &names),
@@ -331,7 +376,7 @@ impl SafetyModels {
     /// The warning-sign family of the crisis (or emergency) training sentence most like `text`,
     /// so a moderator reads "reads like: plan" rather than a bare probability.
     pub fn nearest_family(&self, text: &Normalized, emergency: bool) -> Option<&str> {
-        let mine = buckets(&english_stemmer(), text);
+        let mine = buckets(&english_stemmer(), &words_of(text));
         let pool = if emergency {
             &self.emergency_exemplars
         } else {

@@ -144,21 +144,29 @@ impl Triage {
 
     /// Decides about one message. Never panics; examines at most the first 8 KiB.
     pub fn decide(&self, text: &str) -> Decision {
+        self.decide_with(text, &self.models, &self.thresholds)
+    }
+
+    /// `decide` with other learned models or thresholds: evaluation trains models without one
+    /// writer and measures the whole engine on that writer.
+    pub fn decide_with(
+        &self,
+        text: &str,
+        models: &SafetyModels,
+        thresholds: &Thresholds,
+    ) -> Decision {
         let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
         let stripped = ADDRESSING.replace(head, "");
         let n = normalize(&stripped);
-        let opinions = self.models.judge(&n);
+        let opinions = models.judge(&n);
         let mut crisis = self.crisis.detect(&n);
         let mut emergency = self.emergency.detect(&n);
-        let crisis_by_model = learned_layer(&mut crisis, &opinions.crisis, &self.thresholds.crisis);
-        let emergency_by_model = learned_layer(
-            &mut emergency,
-            &opinions.emergency,
-            &self.thresholds.emergency,
-        );
+        let crisis_by_model = learned_layer(&mut crisis, &opinions.crisis, &thresholds.crisis);
+        let emergency_by_model =
+            learned_layer(&mut emergency, &opinions.emergency, &thresholds.emergency);
         let mh = self.mental_health.detect(&n);
         let p = opinions.crisis.probability;
-        let cut = &self.thresholds.crisis;
+        let cut = &thresholds.crisis;
         // A rule the model strongly disputes (a past crisis, a denial, an accident) is not a clear
         // signal: it becomes a concern, so help is still shown and moderators can check in.
         let vetoed = crisis.triggered && !crisis_by_model && p < cut.veto;
@@ -187,7 +195,8 @@ impl Triage {
                 opinions.crisis.top_features.join(", ")
             ));
         }
-        let family = self.deciding_family(
+        let family = deciding_family(
+            models,
             &n,
             (&crisis, crisis_by_model),
             (&emergency, emergency_by_model),
@@ -261,41 +270,6 @@ impl Triage {
         }
     }
 
-    /// The family to name in an alert or an explanation: the first rule family that matched, or,
-    /// when the learned layer decided alone, the family of the training sentence most like it.
-    fn deciding_family(
-        &self,
-        n: &Normalized,
-        (crisis, crisis_by_model): (&Detection, bool),
-        (emergency, emergency_by_model): (&Detection, bool),
-        concern: bool,
-    ) -> Option<String> {
-        let rule_family = |d: &Detection| {
-            d.hits
-                .iter()
-                .find(|h| h.family != LEARNED_FAMILY)
-                .map(|h| h.family.clone())
-        };
-        let learned = |emergency: bool| {
-            self.models
-                .nearest_family(n, emergency)
-                .map(|f| format!("{f} (reads like)"))
-        };
-        if emergency.triggered {
-            if emergency_by_model {
-                learned(true)
-            } else {
-                rule_family(emergency)
-            }
-        } else if crisis.triggered && !crisis_by_model {
-            rule_family(crisis)
-        } else if crisis.triggered || concern {
-            rule_family(crisis).or_else(|| learned(false))
-        } else {
-            None
-        }
-    }
-
     /// The learned models' probabilities for a message, for evaluation.
     pub fn opinions(&self, text: &str) -> Opinions {
         self.models.judge(&self.normalized(text))
@@ -314,6 +288,41 @@ impl Triage {
     /// The normalised forms of a message, for `explain`.
     pub fn normalized(&self, text: &str) -> Normalized {
         normalize(&ADDRESSING.replace(normalize::truncate(text, normalize::MAX_INPUT_BYTES).0, ""))
+    }
+}
+
+/// The family to name in an alert or an explanation: the first rule family that matched, or,
+/// when the learned layer decided alone, the family of the training sentence most like it.
+fn deciding_family(
+    models: &SafetyModels,
+    n: &Normalized,
+    (crisis, crisis_by_model): (&Detection, bool),
+    (emergency, emergency_by_model): (&Detection, bool),
+    concern: bool,
+) -> Option<String> {
+    let rule_family = |d: &Detection| {
+        d.hits
+            .iter()
+            .find(|h| h.family != LEARNED_FAMILY)
+            .map(|h| h.family.clone())
+    };
+    let learned = |emergency: bool| {
+        models
+            .nearest_family(n, emergency)
+            .map(|f| format!("{f} (reads like)"))
+    };
+    if emergency.triggered {
+        if emergency_by_model {
+            learned(true)
+        } else {
+            rule_family(emergency)
+        }
+    } else if crisis.triggered && !crisis_by_model {
+        rule_family(crisis)
+    } else if crisis.triggered || concern {
+        rule_family(crisis).or_else(|| learned(false))
+    } else {
+        None
     }
 }
 
