@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use matrix_sdk::ruma::{RoomId, RoomOrAliasId, UserId};
 use serde::Deserialize;
 
 /// Why a configuration could not be used. Every variant names the key and what is expected.
@@ -452,7 +453,7 @@ impl Config {
             ));
         }
         for (room, o) in &self.rooms {
-            if !room.starts_with('!') || !room.contains(':') {
+            if RoomId::parse(room).is_err() {
                 return Err(invalid(
                     format!("rooms.\"{room}\""),
                     "must be keyed by a room id such as \"!abc:example.org\"",
@@ -492,10 +493,8 @@ impl Config {
 
     /// The bot's own server name, from its user id.
     pub fn server_name(&self) -> &str {
-        self.matrix
-            .user_id
-            .split_once(':')
-            .map_or("", |(_, server)| server)
+        // `validate` has parsed the user id, so it has a server name.
+        <&UserId>::try_from(self.matrix.user_id.as_str()).map_or("", |id| id.server_name().as_str())
     }
 
     /// Settings for a room: the override if one exists, the bot defaults otherwise.
@@ -534,7 +533,10 @@ impl Config {
         if inv.allow_users.iter().any(|u| u == inviter) {
             return true;
         }
-        let server = inviter.split_once(':').map_or("", |(_, s)| s);
+        let Ok(inviter) = UserId::parse(inviter) else {
+            return false;
+        };
+        let server = inviter.server_name().as_str();
         if inv.allow_users.is_empty() && inv.allow_servers.is_empty() {
             return server == self.server_name();
         }
@@ -555,25 +557,14 @@ impl Config {
     }
 }
 
-/// `!id:server` or `#alias:server`.
+/// A room id or alias, as the spec defines them (ruma's parsers): room version 12 ids have no
+/// `:server` part (`!opaque`), and a hand-written check once rejected them.
 fn is_room_ref(s: &str) -> bool {
-    match s
-        .strip_prefix('!')
-        .or_else(|| s.strip_prefix('#'))
-        .and_then(|rest| rest.split_once(':'))
-    {
-        Some((local, server)) => {
-            !local.is_empty() && !server.is_empty() && !s.contains(char::is_whitespace)
-        }
-        None => false,
-    }
+    <&RoomOrAliasId>::try_from(s).is_ok()
 }
 
 fn is_user_id(s: &str) -> bool {
-    match s.strip_prefix('@').and_then(|rest| rest.split_once(':')) {
-        Some((local, server)) => !local.is_empty() && !server.is_empty(),
-        None => false,
-    }
+    UserId::parse(s).is_ok()
 }
 
 /// Syntax only; whether the response library knows the region is checked at start-up
@@ -697,6 +688,17 @@ mod tests {
         assert!(err(&region).contains("bot.default_region"));
         let room_key = format!("{MINIMAL}\n[rooms.general]\nmode = \"all\"\n");
         assert!(err(&room_key).contains("rooms.\"general\""));
+        // Room version 12 ids have no server part; ids and aliases copied from a client parse.
+        for ok in [
+            "!Sy8Bc9x0fQ3kLm2nP4rT7uVwXyZ",
+            "!abc:example.org",
+            "#mods:example.org",
+        ] {
+            let cfg = format!("{MINIMAL}\n[moderation]\nroom = \"{ok}\"\n");
+            assert!(parse(&cfg).is_ok(), "{ok} must be accepted");
+            let cfg = format!("{MINIMAL}\n[rooms.\"{ok}\"]\nmode = \"all\"\n");
+            assert_eq!(parse(&cfg).is_ok(), ok.starts_with('!'), "{ok}");
+        }
         let bad_room = format!("{MINIMAL}\n[moderation]\nroom = \"mods\"\n");
         assert!(err(&bad_room).contains("moderation.room"));
         let bad_pl = format!("{MINIMAL}\n[moderation]\npower_level = 101\n");

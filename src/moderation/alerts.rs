@@ -5,6 +5,8 @@
 //! rule that matched. It never quotes the message unless `alerts.include_text` is on: moderators
 //! can follow the link with their own access, and the alert room may be wider than the room.
 use std::collections::HashMap;
+
+use matrix_sdk::ruma::{RoomId, UserId};
 use std::time::{Duration, Instant};
 
 /// One person's repeated crisis messages within the window raise one alert.
@@ -64,10 +66,19 @@ pub struct Alert<'a> {
     pub in_dm: bool,
 }
 
-/// `https://matrix.to/#/<room>/<event>` with both ids percent-encoded.
-pub fn matrix_to_event(room_id: &str, event_id: &str) -> String {
-    let server = room_id.split_once(':').map(|(_, s)| s);
-    let via = server.map_or(String::new(), |s| format!("?via={}", encode(s)));
+/// `https://matrix.to/#/<room>/<event>?via=<server>` with both ids percent-encoded. The `via`
+/// server lets a client find the room: the one in the room id, or (room version 12 ids name no
+/// server) `member_server`, the server of someone known to be in the room.
+pub fn matrix_to_event(room_id: &str, event_id: &str, member_server: &str) -> String {
+    let server = RoomId::parse(room_id)
+        .ok()
+        .and_then(|id| id.server_name().map(|s| s.to_string()))
+        .unwrap_or_else(|| member_server.to_owned());
+    let via = if server.is_empty() {
+        String::new()
+    } else {
+        format!("?via={}", encode(&server))
+    };
     format!(
         "https://matrix.to/#/{}/{}{via}",
         encode(room_id),
@@ -119,7 +130,10 @@ pub fn crisis_rules(reasons: &[String]) -> Vec<String> {
 
 /// Plain text and HTML bodies of the alert.
 pub fn compose(a: &Alert<'_>) -> (String, String) {
-    let link = matrix_to_event(a.room_id, a.event_id);
+    let sender_server = UserId::parse(a.sender)
+        .map(|u| u.server_name().to_string())
+        .unwrap_or_default();
+    let link = matrix_to_event(a.room_id, a.event_id, &sender_server);
     let time = format_time(a.at_ms);
     let rules = if a.rules.is_empty() {
         "crisis detector".to_owned()
@@ -179,8 +193,13 @@ mod tests {
     #[test]
     fn link_is_percent_encoded() {
         assert_eq!(
-            matrix_to_event("!abc:example.org", "$ev/1+2"),
+            matrix_to_event("!abc:example.org", "$ev/1+2", "other.org"),
             "https://matrix.to/#/%21abc%3Aexample.org/%24ev%2F1%2B2?via=example.org"
+        );
+        // Room version 12: no server in the id, so the member's server is the via.
+        assert_eq!(
+            matrix_to_event("!Sy8Bc9x0fQ3kLm2nP4rT7uVw", "$e", "example.net"),
+            "https://matrix.to/#/%21Sy8Bc9x0fQ3kLm2nP4rT7uVw/%24e?via=example.net"
         );
     }
 
@@ -205,7 +224,7 @@ mod tests {
             assert!(body.contains("crisis: intent (strong)"));
             assert!(!body.contains("Text:") && !body.contains("blockquote"));
         }
-        assert!(plain.contains(&matrix_to_event("!r:x", "$e")));
+        assert!(plain.contains(&matrix_to_event("!r:x", "$e", "x")));
         a.text = Some("I <can't> go on");
         let (plain, html) = compose(&a);
         assert!(plain.contains("Text: I <can't> go on"));
