@@ -145,3 +145,86 @@ fn chat_answers_lines_and_switches_region() {
     assert!(text.contains("Region set to NZ."), "{text}");
     assert!(text.contains("1737"), "{text}");
 }
+
+/// Classifies `texts` (US region) with the library at `responses`, one JSON object per text.
+fn classify_all(texts: &[&str], responses: &str) -> Vec<Value> {
+    let input: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| serde_json::json!({"id": i, "text": t}).to_string() + "\n")
+        .collect();
+    let out = run(&["classify", "--responses", responses], &input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// Each tier end to end through `classify`: what the flags say and what the reply leads with.
+#[test]
+fn every_tier_end_to_end() {
+    let r = classify_all(
+        &[
+            "i want to kill myself tonight",
+            "my friend took kratom and xanax, his lips are blue and he is barely breathing",
+            "i swallowed all my pills because i want to die and now i can barely breathe",
+            "is kratom legal in ohio",
+        ],
+        "responses",
+    );
+    let reply = |i: usize| r[i]["reply"].as_str().unwrap_or_default().to_owned();
+    let head = |i: usize| reply(i).chars().take(200).collect::<String>();
+    // Crisis: the full crisis reply.
+    assert_eq!(r[0]["crisis"], true);
+    assert_eq!(r[0]["template"], "crisis-support");
+    assert!(reply(0).contains("988"));
+    // Someone else's emergency: emergency guidance first, never the crisis template.
+    assert_eq!(r[1]["emergency"], true);
+    assert_eq!(r[1]["crisis"], false);
+    assert!(head(1).contains("911"), "{}", head(1));
+    assert_ne!(r[1]["template"], "crisis-support");
+    // An attempt under way: emergency first, crisis lines in the same reply.
+    assert_eq!(r[2]["crisis"], true);
+    assert_eq!(r[2]["emergency"], true);
+    assert!(head(2).contains("911"), "{}", head(2));
+    assert!(reply(2).contains("988"));
+    assert_eq!(r[2]["topic"], "crisis");
+    // Ordinary: none of the tiers, no crisis line.
+    for flag in ["crisis", "concern", "emergency"] {
+        assert_eq!(r[3][flag], false, "{flag}");
+    }
+    assert!(!reply(3).contains("988"));
+}
+
+/// The concern tier, with thresholds that make every message short of a crisis rule a concern
+/// (so the test does not hang on where one message scores): the normal answer, with one warm
+/// line and the region's crisis line before it.
+#[test]
+fn concern_puts_a_crisis_line_before_the_normal_answer() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("responses");
+    let status = Command::new("cp")
+        .args(["-r", "responses"])
+        .arg(&copy)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    std::fs::write(
+        copy.join("crisis/learned.toml"),
+        "[crisis]\nalone = 1.0\nwith_rule = 1.0\nconcern = 0.0\nconcern_with_rule = 0.0\nveto = 0.0\n\
+         [emergency]\nalone = 1.0\nwith_rule = 1.0\n",
+    )
+    .expect("thresholds");
+    let r = classify_all(&["is kratom legal in ohio"], &copy.to_string_lossy());
+    assert_eq!(r[0]["concern"], true);
+    assert_eq!(r[0]["crisis"], false);
+    assert_eq!(r[0]["topic"], "legality");
+    let reply = r[0]["reply"].as_str().unwrap_or_default();
+    let first_lines: String = reply.lines().take(3).collect::<Vec<_>>().join("\n");
+    assert!(first_lines.contains("988"), "{reply}");
+}
