@@ -87,11 +87,21 @@ impl Triage {
         let thresholds = Thresholds::load(&dir.join(THRESHOLDS_FILE))
             .map_err(|p| problems.push(p))
             .ok();
-        let models = corpus::load(&dir.join(corpus::CORPUS_DIR))
-            .map_err(|p| problems.extend(p))
-            .ok()
-            .map(|sentences| train_models(&sentences, library));
-        let matcher = TopicMatcher::build(library)
+        // The two learners are independent: train the safety models on another core while the
+        // topic matcher builds here (start-up time is mostly training).
+        let (models, matcher) = std::thread::scope(|scope| {
+            let models = scope.spawn(|| {
+                corpus::load(&dir.join(corpus::CORPUS_DIR))
+                    .map(|sentences| train_models(&sentences, library))
+            });
+            let matcher = TopicMatcher::build(library);
+            let models = models.join().unwrap_or_else(|_| {
+                Err(vec![Problem::error(dir, 0, "training the safety models failed")])
+            });
+            (models, matcher)
+        });
+        let models = models.map_err(|p| problems.extend(p)).ok();
+        let matcher = matcher
             .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
             .ok();
         let (
