@@ -91,6 +91,7 @@ impl Engine {
             region,
             extra_blocks,
             emergency_first: decision.emergency || template.topic == "emergency",
+            help_first: false,
             with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
         };
         render(template, &self.library.resources, &opts)
