@@ -87,11 +87,13 @@ impl Engine {
         if decision.mental_health || decision.crisis {
             extra_blocks.extend(["crisis", "professional"]);
         }
+        let emergency_first = decision.emergency || template.topic == "emergency";
         let opts = RenderOptions {
             region,
             extra_blocks,
-            emergency_first: decision.emergency || template.topic == "emergency",
-            help_first: false,
+            emergency_first,
+            // Someone asking about mood or in crisis sees a crisis line before anything else.
+            help_first: decision.mental_health || decision.crisis,
             with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
         };
         render(template, &self.library.resources, &opts)

@@ -221,3 +221,51 @@ fn help_blocks_are_complete_in_every_region_and_combination() {
         }
     }
 }
+
+#[test]
+fn mental_health_replies_lead_with_the_crisis_line_in_every_region() {
+    let engine = engine();
+    for t in engine.library().templates() {
+        for (region, crisis_line) in CRISIS_LINE {
+            let plain = engine
+                .render_template(&t.id, region)
+                .expect("renders")
+                .plain;
+            let first = plain.split("\n\n").next().unwrap_or_default();
+            match t.topic.as_str() {
+                "depression" | "crisis" => assert!(
+                    first.contains(crisis_line),
+                    "{} in {region} does not start with {crisis_line}:\n{plain}",
+                    t.id
+                ),
+                "emergency" => assert!(
+                    first.starts_with(
+                        &engine
+                            .library()
+                            .resources
+                            .heading("emergency")
+                            .expect("h")
+                            .to_string()
+                    ),
+                    "{} in {region} does not start with the emergency block:\n{plain}",
+                    t.id
+                ),
+                _ => {}
+            }
+            if t.resources.iter().any(|r| r == "crisis") || t.topic == "depression" {
+                let heading = engine
+                    .library()
+                    .resources
+                    .heading("crisis")
+                    .expect("heading");
+                let shown = block(&plain, heading)
+                    .unwrap_or_else(|| panic!("{} in {region}: no crisis block", t.id));
+                assert!(
+                    shown.contains(crisis_line),
+                    "{} in {region}:\n{plain}",
+                    t.id
+                );
+            }
+        }
+    }
+}
