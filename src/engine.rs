@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use crate::diagnostics::{ContentErrors, Problem};
-use crate::library::catalog::NO_EVIDENCE_TOPICS;
-use crate::library::render::{render, RenderOptions, Rendered};
+use crate::library::render::Rendered;
 use crate::library::resources::FALLBACK_REGION;
-use crate::library::Library;
+use crate::library::{Library, ReplyKind};
 pub use crate::triage::Decision;
 use crate::triage::Triage;
 
@@ -25,7 +24,12 @@ pub struct Engine {
     library: Library,
     triage: Triage,
     warnings: Vec<Problem>,
+    /// The bot's command prefix, for "+2 more: !kratom sources <id>" under an answer.
+    command_prefix: String,
 }
+
+/// The prefix replies point to when the front end does not set one.
+pub const DEFAULT_COMMAND_PREFIX: &str = "!kratom";
 
 impl Engine {
     /// Loads `responses_dir`; any error in any content file stops the load and is listed.
@@ -39,7 +43,14 @@ impl Engine {
             library,
             triage,
             warnings,
+            command_prefix: DEFAULT_COMMAND_PREFIX.to_string(),
         })
+    }
+
+    /// Sets the command prefix replies point to for the full list of sources.
+    pub fn with_command_prefix(mut self, prefix: &str) -> Engine {
+        self.command_prefix = prefix.to_string();
+        self
     }
 
     /// Warnings found while loading (e.g. reviews older than a year).
@@ -83,31 +94,25 @@ impl Engine {
             // Unreachable with a checked library; still never leave someone without help.
             return self.fallback(region);
         };
-        let mut extra_blocks = Vec::new();
-        if decision.mental_health || decision.crisis {
-            extra_blocks.extend(["crisis", "professional"]);
-        }
-        let emergency_first = decision.emergency || template.topic == "emergency";
-        let opts = RenderOptions {
-            region,
-            extra_blocks,
-            emergency_first,
-            // Someone asking about mood or in crisis sees a crisis line before anything else.
-            help_first: decision.mental_health || decision.crisis,
-            with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
+        let kind = ReplyKind {
+            crisis: decision.crisis,
+            emergency: decision.emergency,
+            mental_health: decision.mental_health,
         };
-        render(template, &self.library.resources, &opts)
+        self.library
+            .render(template, region, kind, &self.command_prefix)
     }
 
     /// Renders a template by id, as moderators' `answer` and `preview` do.
     pub fn render_template(&self, id: &str, region: &str) -> Option<Rendered> {
         let t = self.library.template(id)?;
+        let kind = ReplyKind::of_topic(&t.topic);
         let decision = Decision {
             topic: t.topic.clone(),
             template_id: t.id.clone(),
-            crisis: t.topic == "crisis",
-            emergency: t.topic == "emergency",
-            mental_health: matches!(t.topic.as_str(), "crisis" | "depression"),
+            crisis: kind.crisis,
+            emergency: kind.emergency,
+            mental_health: kind.mental_health,
             score: 1.0,
             reasons: vec!["chosen by id".into()],
             truncated: false,

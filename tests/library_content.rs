@@ -90,16 +90,36 @@ fn every_answer_has_evidence_sources_and_its_blocks() {
                 "{} lacks an evidence line",
                 t.id
             );
-            assert!(
-                r.plain.contains("\n\nSources:\n- "),
-                "{} lacks sources",
-                t.id
-            );
+            assert!(r.plain.contains("\n\nSources: "), "{} lacks sources", t.id);
             assert!(
                 r.html.contains("<strong>Evidence: "),
                 "{} html lacks evidence",
                 t.id
             );
+            let sources_line = r
+                .plain
+                .split("\n\n")
+                .find(|p| p.starts_with("Sources: "))
+                .unwrap_or_default();
+            assert!(
+                !sources_line.contains('\n') && sources_line.contains("https://"),
+                "{}: sources are one line with links: {sources_line}",
+                t.id
+            );
+            if t.sources.len() > 3 {
+                assert!(
+                    sources_line.contains(&format!("!kratom sources {}", t.id)),
+                    "{}: points to the full list: {sources_line}",
+                    t.id
+                );
+            }
+            assert_eq!(
+                r.html.matches("<li><a href=").count(),
+                t.sources.len(),
+                "{}: every source in the collapsed list",
+                t.id
+            );
+            assert!(r.html.contains("<details><summary>All "), "{}", t.id);
         }
         if matches!(t.topic.as_str(), "crisis" | "depression" | "emergency") {
             assert!(r.plain.contains("988"), "{} lacks the US crisis line", t.id);

@@ -28,7 +28,13 @@ pub struct RenderOptions<'a> {
     pub help_first: bool,
     /// Include the evidence line and sources.
     pub with_evidence: bool,
+    /// The bot's command prefix ("!kratom"), to point at the full list of sources; empty in
+    /// front ends without commands.
+    pub command_prefix: &'a str,
 }
+
+/// How many short citations the plain reply lists before "+N more".
+const SOURCES_SHOWN: usize = 3;
 
 /// Renders `template` with its blocks for the region.
 ///
@@ -69,21 +75,7 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
             ));
         }
         if !template.sources.is_empty() {
-            let mut p = String::from("Sources:");
-            let mut h = String::from("<p>Sources:</p>\n<ul>\n");
-            for s in &template.sources {
-                let by = s.by();
-                let link = s.link().unwrap_or_default();
-                p.push_str(&format!("\n- {} ({by}, {}) {link}", s.title, s.year));
-                h.push_str(&format!(
-                    "<li><a href=\"{}\">{}</a> ({}, {})</li>\n",
-                    href(&link),
-                    escaped(&s.title),
-                    escaped(by),
-                    s.year
-                ));
-            }
-            h.push_str("</ul>");
+            let (p, h) = sources(template, opts.command_prefix);
             out.plain.push(p);
             out.html.push(h);
         }
@@ -95,6 +87,54 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
         plain: out.plain.join("\n\n"),
         html: out.html.join("\n"),
     }
+}
+
+/// Sources as one compact line of short citations with links. Plain text lists the first few and
+/// points to the full list (`<prefix> sources <id>`); HTML links every short citation and keeps the
+/// full list in a collapsed `<details>` block.
+fn sources(template: &Template, command_prefix: &str) -> (String, String) {
+    let all = &template.sources;
+    let mut cites: Vec<String> = all
+        .iter()
+        .take(SOURCES_SHOWN)
+        .map(|s| format!("{} {}", s.short(), s.link().unwrap_or_default()))
+        .collect();
+    if all.len() > SOURCES_SHOWN {
+        let more = all.len() - SOURCES_SHOWN;
+        cites.push(if command_prefix.is_empty() {
+            format!("+{more} more")
+        } else {
+            format!("+{more} more: {command_prefix} sources {}", template.id)
+        });
+    }
+    let plain = format!("Sources: {}", cites.join(" · "));
+    let links: Vec<String> = all
+        .iter()
+        .map(|s| {
+            format!(
+                "<a href=\"{}\">{}</a>",
+                href(&s.link().unwrap_or_default()),
+                escaped(&s.short())
+            )
+        })
+        .collect();
+    let mut html = format!(
+        "<p>Sources: {}</p>\n<details><summary>All {} source{}</summary>\n<ul>\n",
+        links.join(" · "),
+        all.len(),
+        if all.len() == 1 { "" } else { "s" }
+    );
+    for s in all {
+        html.push_str(&format!(
+            "<li><a href=\"{}\">{}</a> ({}, {})</li>\n",
+            href(&s.link().unwrap_or_default()),
+            escaped(&s.title),
+            escaped(s.by()),
+            s.year
+        ));
+    }
+    html.push_str("</ul>\n</details>");
+    (plain, html)
 }
 
 /// The reply so far, and the services already shown in full.
@@ -144,8 +184,9 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
     for line in resources.own_lines(block, region) {
         lines.push((line, !out.has_shown(line)));
     }
+    // The international fallback is one service whatever the block: once per reply is enough.
     for line in resources.fallback_lines(block, region) {
-        if !out.has_shown(line) {
+        if !out.shown.iter().any(|s| s.name == line.name) {
             lines.push((line, true));
         }
     }
@@ -325,9 +366,16 @@ mod tests {
             r.plain
         );
         assert!(r.plain.contains("Evidence: low — Surveys <only>."));
+        assert!(
+            r.plain
+                .contains("\n\nSources: Doe 2020 https://doi.org/10.1/x\n\n"),
+            "{}",
+            r.plain
+        );
         assert!(r
-            .plain
-            .contains("- A & B (Doe J, 2020) https://doi.org/10.1/x"));
+            .html
+            .contains("<a href=\"https://doi.org/10.1/x\">Doe 2020</a>"));
+        assert!(r.html.contains("<details><summary>All 1 source</summary>"));
         assert!(r.plain.contains("poison US line: text 988"));
         assert!(
             !r.plain.contains("poison INTL line"),
@@ -348,6 +396,7 @@ mod tests {
             emergency_first: true,
             help_first: true,
             with_evidence: false,
+            command_prefix: "",
         };
         let r = render(&t, &resources(), &opts);
         let emergency = r.plain.find("emergency US line").expect("emergency block");
@@ -451,6 +500,27 @@ mod tests {
             "emergency US line: call or text 988 · chat https://x.org"
         );
         assert!(line_html(line, true).contains("chat <a href=\"https://x.org\">"));
+    }
+
+    #[test]
+    fn long_source_lists_point_to_the_full_list() {
+        let src = template("Answer.", "[]").source_text;
+        let extra = "[[sources]]\ntitle = \"More\"\npublisher = \"U.S. Food and Drug Administration\"\nyear = 2023\nurl = \"https://www.fda.gov/kratom\"\n";
+        let src = src.replace("[review]", &format!("{extra}{extra}{extra}[review]"));
+        let t = parse(Path::new("x.md"), &src).expect("valid");
+        let opts = RenderOptions {
+            region: "US",
+            with_evidence: true,
+            command_prefix: "!kratom",
+            ..Default::default()
+        };
+        let r = render(&t, &resources(), &opts);
+        assert!(
+            r.plain.contains("Sources: Doe 2020 https://doi.org/10.1/x · fda.gov 2023 https://www.fda.gov/kratom · fda.gov 2023 https://www.fda.gov/kratom · +1 more: !kratom sources x"),
+            "{}",
+            r.plain
+        );
+        assert_eq!(r.html.matches("<li>").count(), 4, "{}", r.html);
     }
 
     #[test]

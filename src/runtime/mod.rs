@@ -414,12 +414,14 @@ impl BotHandle {
 
 /// Restores the saved session and starts syncing and answering in background tasks.
 pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
-    let engine = Engine::load(&config.bot.responses_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot load the responses in {}: {e}",
-            config.bot.responses_dir.display()
-        )
-    })?;
+    let engine = Engine::load(&config.bot.responses_dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load the responses in {}: {e}",
+                config.bot.responses_dir.display()
+            )
+        })?
+        .with_command_prefix(&config.bot.command_prefix);
     let client = session::restore(&config).await?.with_context(|| {
         format!(
             "no saved session in {}: run `kratom-bot login --config <file>` first",
