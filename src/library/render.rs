@@ -163,18 +163,26 @@ impl Output<'_> {
 }
 
 /// One line before the body: the block's lead words and the region's main crisis line.
-fn push_lead<'r>(resources: &'r Resources, region: &str, out: &mut Output<'r>) {
-    let Some(line) = resources.main_crisis_line(region) else {
-        return;
-    };
+fn push_lead(resources: &Resources, region: &str, out: &mut Output<'_>) {
+    if let Some(lead) = crisis_lead_line(resources, region) {
+        out.plain.push(lead.plain);
+        out.html.push(lead.html);
+    }
+}
+
+/// The crisis block's lead words and the region's main crisis line, as one line (also used under
+/// notices that are not answers, such as the over-the-limit notice).
+pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered> {
+    let line = resources.main_crisis_line(region)?;
     let lead = resources.crisis_lead().unwrap_or_default();
-    out.plain
-        .push(format!("{lead} {}", line_plain(line, false)));
-    out.html.push(format!(
-        "<p><strong>{}</strong> {}</p>",
-        escaped(lead),
-        line_html(line, false)
-    ));
+    Some(Rendered {
+        plain: format!("{lead} {}", line_plain(line, false)),
+        html: format!(
+            "<p><strong>{}</strong> {}</p>",
+            escaped(lead),
+            line_html(line, false)
+        ),
+    })
 }
 
 /// Appends one block: all the region's own lines (briefly when already shown in full above),
