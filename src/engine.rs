@@ -4,16 +4,11 @@
 use std::path::Path;
 
 use crate::diagnostics::{ContentErrors, Problem};
-use crate::library::catalog::NO_EVIDENCE_TOPICS;
-use crate::library::render::{line_html, line_plain, render, RenderOptions, Rendered};
+use crate::library::render::Rendered;
 use crate::library::resources::FALLBACK_REGION;
-use crate::library::Library;
+use crate::library::{Library, ReplyKind};
 pub use crate::triage::Decision;
 use crate::triage::Triage;
-
-/// The concern tier's opening line (reviewed wording; safe-messaging: warm, no judgement).
-const CHECK_IN: &str =
-    "If things feel heavy right now, you don't have to carry it alone. You can talk to someone any time:";
 
 /// A rendered answer: the same template as plain text and as Matrix HTML.
 #[derive(Debug, Clone)]
@@ -29,7 +24,12 @@ pub struct Engine {
     library: Library,
     triage: Triage,
     warnings: Vec<Problem>,
+    /// The bot's command prefix, for "+2 more: !kratom sources <id>" under an answer.
+    command_prefix: String,
 }
+
+/// The prefix replies point to when the front end does not set one.
+pub const DEFAULT_COMMAND_PREFIX: &str = "!kratom";
 
 impl Engine {
     /// Loads `responses_dir`; any error in any content file stops the load and is listed.
@@ -43,7 +43,14 @@ impl Engine {
             library,
             triage,
             warnings,
+            command_prefix: DEFAULT_COMMAND_PREFIX.to_string(),
         })
+    }
+
+    /// Sets the command prefix replies point to for the full list of sources.
+    pub fn with_command_prefix(mut self, prefix: &str) -> Engine {
+        self.command_prefix = prefix.to_string();
+        self
     }
 
     /// Warnings found while loading (e.g. reviews older than a year).
@@ -87,66 +94,27 @@ impl Engine {
             // Unreachable with a checked library; still never leave someone without help.
             return self.fallback(region);
         };
-        let mut extra_blocks = Vec::new();
-        if decision.mental_health || decision.crisis {
-            extra_blocks.extend(["crisis", "professional"]);
-        } else if decision.concern && decision.emergency {
-            // The emergency leads; the crisis lines follow it rather than pushing it down.
-            extra_blocks.push("crisis");
-        }
-        let opts = RenderOptions {
-            region,
-            extra_blocks,
-            emergency_first: decision.emergency || template.topic == "emergency",
-            with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
+        let kind = ReplyKind {
+            crisis: decision.crisis,
+            concern: decision.concern,
+            emergency: decision.emergency,
+            mental_health: decision.mental_health,
         };
-        let rendered = render(template, &self.library.resources, &opts);
-        if decision.concern && !decision.emergency {
-            self.with_check_in(rendered, region)
-        } else {
-            rendered
-        }
-    }
-
-    /// A concern reply: one warm line with the region's crisis line before the normal answer,
-    /// so help is the first thing read without turning a question into a crisis reply.
-    fn with_check_in(&self, answer: Rendered, region: &str) -> Rendered {
-        let Some(line) = self
-            .library
-            .resources
-            .lines_for("crisis", region)
-            .into_iter()
-            .next()
-        else {
-            return answer;
-        };
-        Rendered {
-            plain: format!(
-                "{CHECK_IN}
-{}
-
-{}",
-                line_plain(line),
-                answer.plain
-            ),
-            html: format!(
-                "<p><em>{CHECK_IN}</em><br>{}</p>\n{}",
-                line_html(line),
-                answer.html
-            ),
-        }
+        self.library
+            .render(template, region, kind, &self.command_prefix)
     }
 
     /// Renders a template by id, as moderators' `answer` and `preview` do.
     pub fn render_template(&self, id: &str, region: &str) -> Option<Rendered> {
         let t = self.library.template(id)?;
+        let kind = ReplyKind::of_topic(&t.topic);
         let decision = Decision {
             topic: t.topic.clone(),
             template_id: t.id.clone(),
-            crisis: t.topic == "crisis",
+            crisis: kind.crisis,
             concern: false,
-            emergency: t.topic == "emergency",
-            mental_health: matches!(t.topic.as_str(), "crisis" | "depression"),
+            emergency: kind.emergency,
+            mental_health: kind.mental_health,
             family: None,
             score: 1.0,
             reasons: vec!["chosen by id".into()],

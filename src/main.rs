@@ -37,8 +37,8 @@ fn print_out(text: &str) -> io::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { dir } => {
-            let (text, ok) = report::check(dir.as_deref().unwrap_or(&cli.responses));
+        Command::Check { dir, stats } => {
+            let (text, ok) = report::check(dir.as_deref().unwrap_or(&cli.responses), stats);
             print_out(text.trim_end())?;
             return Ok(if ok {
                 ExitCode::SUCCESS

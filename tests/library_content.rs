@@ -90,16 +90,36 @@ fn every_answer_has_evidence_sources_and_its_blocks() {
                 "{} lacks an evidence line",
                 t.id
             );
-            assert!(
-                r.plain.contains("\n\nSources:\n- "),
-                "{} lacks sources",
-                t.id
-            );
+            assert!(r.plain.contains("\n\nSources: "), "{} lacks sources", t.id);
             assert!(
                 r.html.contains("<strong>Evidence: "),
                 "{} html lacks evidence",
                 t.id
             );
+            let sources_line = r
+                .plain
+                .split("\n\n")
+                .find(|p| p.starts_with("Sources: "))
+                .unwrap_or_default();
+            assert!(
+                !sources_line.contains('\n') && sources_line.contains("https://"),
+                "{}: sources are one line with links: {sources_line}",
+                t.id
+            );
+            if t.sources.len() > 3 {
+                assert!(
+                    sources_line.contains(&format!("!kratom sources {}", t.id)),
+                    "{}: points to the full list: {sources_line}",
+                    t.id
+                );
+            }
+            assert_eq!(
+                r.html.matches("<li><a href=").count(),
+                t.sources.len(),
+                "{}: every source in the collapsed list",
+                t.id
+            );
+            assert!(r.html.contains("<details><summary>All "), "{}", t.id);
         }
         if matches!(t.topic.as_str(), "crisis" | "depression" | "emergency") {
             assert!(r.plain.contains("988"), "{} lacks the US crisis line", t.id);
@@ -118,6 +138,154 @@ fn every_answer_has_evidence_sources_and_its_blocks() {
                 "{}: emergency number not first",
                 t.id
             );
+        }
+    }
+}
+
+/// The number (or address) that must be in each region's crisis block, whatever else is shown.
+const CRISIS_LINE: [(&str, &str); 7] = [
+    ("US", "988"),
+    ("CA", "988"),
+    ("UK", "116 123"),
+    ("IE", "116 123"),
+    ("AU", "13 11 14"),
+    ("NZ", "1737"),
+    ("INTL", "findahelpline.com"),
+];
+
+/// Regions for which the evidence brief names no poison line: the block says so and gives the
+/// emergency number.
+const NO_POISON_LINE: [(&str, &str); 4] =
+    [("CA", "911"), ("IE", "112"), ("AU", "000"), ("NZ", "111")];
+
+/// The paragraph of `plain` that starts with `heading`, if shown.
+fn block<'a>(plain: &'a str, heading: &str) -> Option<&'a str> {
+    plain.split("\n\n").find(|p| p.starts_with(heading))
+}
+
+#[test]
+fn help_blocks_are_complete_in_every_region_and_combination() {
+    use kratom_bot::library::render::{render, RenderOptions};
+    use kratom_bot::library::resources::BLOCK_KINDS;
+    use kratom_bot::library::template::parse;
+
+    let engine = engine();
+    let res = &engine.library().resources;
+    let heading = |b: &str| res.heading(b).expect("heading").to_string();
+    let regions: Vec<&str> = res.regions().map(|(c, _)| c).collect();
+    assert_eq!(
+        regions.len(),
+        CRISIS_LINE.len(),
+        "a new region needs its crisis line here"
+    );
+    for mask in 0u32..(1 << BLOCK_KINDS.len()) {
+        let chosen: Vec<&str> = BLOCK_KINDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, b)| *b)
+            .collect();
+        let src = format!(
+            "+++\nid = \"x\"\ntopic = \"dosing\"\ntitle = \"T\"\nresources = {chosen:?}\n[review]\nstatus = \"approved\"\nreviewed_by = \"t\"\nreviewed_on = 2026-11-25\n+++\nBody.\n"
+        );
+        let t = parse(Path::new("x.md"), &src).expect("template");
+        for (region, crisis_line) in CRISIS_LINE {
+            for (emergency_first, help_first) in [(false, false), (true, false), (false, true)] {
+                let opts = RenderOptions {
+                    region,
+                    emergency_first,
+                    help_first,
+                    ..Default::default()
+                };
+                let plain = render(&t, res, &opts).plain;
+                let case = format!("{region} {chosen:?} emergency_first={emergency_first}");
+                for b in &chosen {
+                    let shown = block(&plain, &heading(b))
+                        .unwrap_or_else(|| panic!("{case}: no {b} block:\n{plain}"));
+                    assert!(shown.contains("\n- "), "{case}: empty {b} block:\n{plain}");
+                    match *b {
+                        "crisis" => assert!(
+                            shown.contains(crisis_line),
+                            "{case}: crisis block lacks {crisis_line}:\n{plain}"
+                        ),
+                        "poison" => {
+                            if let Some((_, number)) =
+                                NO_POISON_LINE.iter().find(|(r, _)| *r == region)
+                            {
+                                assert!(
+                                    shown.contains("no national poison line is listed")
+                                        && shown.contains(number),
+                                    "{case}: poison block must say there is none and give {number}:\n{plain}"
+                                );
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if help_first {
+                    let first = plain.lines().next().unwrap_or_default();
+                    assert!(first.contains(crisis_line), "{case}: help first:\n{plain}");
+                }
+                // 112 as the EU number is for the International region; the UK, Ireland and
+                // Australia state 112 in their own lines.
+                if region != "INTL" {
+                    assert!(
+                        !plain.contains("European Union"),
+                        "{case}: the EU's 112 shown outside the EU fallback:\n{plain}"
+                    );
+                }
+                if matches!(region, "US" | "CA" | "NZ") {
+                    assert!(!plain.contains("112"), "{case}: 112 in {region}:\n{plain}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn mental_health_replies_lead_with_the_crisis_line_in_every_region() {
+    let engine = engine();
+    for t in engine.library().templates() {
+        for (region, crisis_line) in CRISIS_LINE {
+            let plain = engine
+                .render_template(&t.id, region)
+                .expect("renders")
+                .plain;
+            let first = plain.split("\n\n").next().unwrap_or_default();
+            match t.topic.as_str() {
+                "depression" | "crisis" => assert!(
+                    first.contains(crisis_line),
+                    "{} in {region} does not start with {crisis_line}:\n{plain}",
+                    t.id
+                ),
+                "emergency" => assert!(
+                    first.starts_with(
+                        &engine
+                            .library()
+                            .resources
+                            .heading("emergency")
+                            .expect("h")
+                            .to_string()
+                    ),
+                    "{} in {region} does not start with the emergency block:\n{plain}",
+                    t.id
+                ),
+                _ => {}
+            }
+            if t.resources.iter().any(|r| r == "crisis") || t.topic == "depression" {
+                let heading = engine
+                    .library()
+                    .resources
+                    .heading("crisis")
+                    .expect("heading");
+                let shown = block(&plain, heading)
+                    .unwrap_or_else(|| panic!("{} in {region}: no crisis block", t.id));
+                assert!(
+                    shown.contains(crisis_line),
+                    "{} in {region}:\n{plain}",
+                    t.id
+                );
+            }
         }
     }
 }

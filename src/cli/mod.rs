@@ -55,6 +55,9 @@ pub enum Command {
     Check {
         /// Defaults to --responses.
         dir: Option<PathBuf>,
+        /// Also print the distribution of reply length (characters) and body words per region.
+        #[arg(long)]
+        stats: bool,
     },
     /// List the topics and how many templates answer each.
     Topics,

@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use crate::diagnostics::Problem;
-use crate::library::Library;
+use crate::library::{budget, Library};
 use crate::triage::Triage;
 use crate::Engine;
 
@@ -40,13 +40,24 @@ pub fn explain(engine: &Engine, message: &str) -> String {
     s
 }
 
-/// Runs every check on `dir`; returns the report and whether it passed (no errors).
-pub fn check(dir: &Path) -> (String, bool) {
+/// Runs every check on `dir`; returns the report and whether it passed (no errors). With `stats`,
+/// the report ends with the distribution of reply lengths.
+pub fn check(dir: &Path, stats: bool) -> (String, bool) {
     let mut problems: Vec<Problem> = Vec::new();
     let mut summary = String::new();
+    let mut distribution = String::new();
     match Library::load(dir) {
         Ok((library, warnings)) => {
             problems.extend(warnings);
+            let measures = budget::measure(&library);
+            problems.extend(budget::problems(
+                &library,
+                &measures,
+                &dir.join("templates"),
+            ));
+            if stats {
+                distribution = budget::stats(&measures);
+            }
             if let Err(p) = Triage::load(dir, &library) {
                 problems.extend(p);
             }
@@ -72,6 +83,9 @@ pub fn check(dir: &Path) -> (String, bool) {
         "{}: {summary}{sep}{errors} error(s), {warnings} warning(s)",
         dir.display()
     );
+    if !distribution.is_empty() {
+        let _ = write!(out, "\n{distribution}");
+    }
     (out, errors == 0)
 }
 

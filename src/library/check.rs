@@ -8,6 +8,7 @@ use pulldown_cmark::{Event, Parser};
 use regex::Regex;
 use time::{Date, Month};
 
+use super::budget::BODY_WORDS_TARGET;
 use super::catalog::{Catalog, NO_EVIDENCE_TOPICS};
 use super::resources::BLOCK_KINDS;
 use super::template::Template;
@@ -24,6 +25,7 @@ static DOSING_FIGURE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Topics whose replies go to people who may be struggling: no amounts, ever.
 const NO_DOSING_TOPICS: [&str; 2] = ["depression", "crisis"];
+/// Over this many words a body is an error; over the budget's target, a warning.
 const MAX_BODY_WORDS: usize = 150;
 const MIN_EXAMPLES: usize = 12;
 const REVIEW_MAX_AGE_DAYS: i64 = 365;
@@ -208,10 +210,18 @@ fn check_one(t: &Template, catalog: &Catalog, today: Date, problems: &mut Vec<Pr
     }
     let words = t.body.split_whitespace().count();
     if words > MAX_BODY_WORDS {
+        problems.push(Problem::error(
+            path,
+            t.body_line,
+            format!("body has {words} words, over {MAX_BODY_WORDS}: keep answers chat-sized ({BODY_WORDS_TARGET} or fewer)"),
+        ));
+    } else if words > BODY_WORDS_TARGET {
         problems.push(Problem::warning(
             path,
             t.body_line,
-            format!("body has {words} words; keep answers chat-sized (about 120)"),
+            format!(
+                "body has {words} words; keep answers chat-sized ({BODY_WORDS_TARGET} or fewer)"
+            ),
         ));
     }
     if t.examples.len() < MIN_EXAMPLES && t.is_approved() {

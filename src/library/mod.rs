@@ -1,6 +1,7 @@
 //! The vetted template library: templates, help lines per region, the topic catalog, the rules
 //! that `check` enforces, and rendering. Loaded once; no I/O afterwards.
 
+pub mod budget;
 pub mod catalog;
 pub mod check;
 pub mod render;
@@ -13,8 +14,32 @@ use time::{Date, OffsetDateTime};
 
 use crate::diagnostics::{ContentErrors, Problem};
 pub use catalog::Catalog;
+use catalog::NO_EVIDENCE_TOPICS;
+use render::{RenderOptions, Rendered};
 pub use resources::Resources;
 pub use template::Template;
+
+/// What kind of reply a template is rendered for: the flags that decide its help lines and order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyKind {
+    pub crisis: bool,
+    /// Weaker signs of risk (triage's concern tier): the normal answer with help first.
+    pub concern: bool,
+    pub emergency: bool,
+    pub mental_health: bool,
+}
+
+impl ReplyKind {
+    /// The kind a template's own topic implies (a moderator's `answer`, `preview`, the budget).
+    pub fn of_topic(topic: &str) -> ReplyKind {
+        ReplyKind {
+            crisis: topic == "crisis",
+            concern: false,
+            emergency: topic == "emergency",
+            mental_health: matches!(topic, "crisis" | "depression"),
+        }
+    }
+}
 
 /// All content the bot serves. Only approved templates are kept for serving.
 #[derive(Debug, Clone)]
@@ -91,6 +116,33 @@ impl Library {
     /// A template by id. Ids are names, never paths.
     pub fn template(&self, id: &str) -> Option<&Template> {
         self.templates.iter().find(|t| t.id == id)
+    }
+
+    /// Renders `template` as served for `kind` in `region` (a canonical region code).
+    pub fn render(
+        &self,
+        template: &Template,
+        region: &str,
+        kind: ReplyKind,
+        command_prefix: &str,
+    ) -> Rendered {
+        let mut extra_blocks = Vec::new();
+        if kind.mental_health || kind.crisis {
+            extra_blocks.extend(["crisis", "professional"]);
+        } else if kind.concern && kind.emergency {
+            // The emergency leads; the crisis lines follow it rather than pushing it down.
+            extra_blocks.push("crisis");
+        }
+        let opts = RenderOptions {
+            region,
+            extra_blocks,
+            emergency_first: kind.emergency || template.topic == "emergency",
+            // Someone asking about mood or in crisis sees a crisis line before anything else.
+            help_first: kind.mental_health || kind.crisis || kind.concern,
+            with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
+            command_prefix,
+        };
+        render::render(template, &self.resources, &opts)
     }
 
     pub fn templates_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Template> + 'a {

@@ -18,20 +18,31 @@ pub struct Rendered {
 /// What to render besides the template itself.
 #[derive(Debug, Clone, Default)]
 pub struct RenderOptions<'a> {
-    /// Region code for the resource blocks (the fallback region is always added).
+    /// Region code for the resource blocks (the fallback region is added where it applies).
     pub region: &'a str,
     /// Blocks to add to the template's own (e.g. crisis + professional for mental-health messages).
     pub extra_blocks: Vec<&'a str>,
     /// Show the emergency block before the answer (life may be at risk).
     pub emergency_first: bool,
+    /// Show one line with the region's main crisis line before the answer (mental health, crisis).
+    pub help_first: bool,
     /// Include the evidence line and sources.
     pub with_evidence: bool,
+    /// The bot's command prefix ("!kratom"), to point at the full list of sources; empty in
+    /// front ends without commands.
+    pub command_prefix: &'a str,
 }
 
+/// How many short citations the plain reply lists before "+N more".
+const SOURCES_SHOWN: usize = 3;
+
 /// Renders `template` with its blocks for the region.
+///
+/// Order: the emergency block (when life may be at risk) or one crisis line (when help comes
+/// first), the body, the evidence, then the blocks with crisis always first. Every block is
+/// complete in every region: a service shown earlier in the reply is listed again, briefly, in a
+/// later block that it also belongs to; only the international fallback is shown once.
 pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) -> Rendered {
-    // The template's own order, then any extra blocks; the emergency block moves to the top
-    // when life may be at risk.
     let mut blocks: Vec<&str> = template.resources.iter().map(String::as_str).collect();
     for b in BLOCK_KINDS {
         if opts.extra_blocks.contains(&b) && !blocks.contains(&b) {
@@ -41,132 +52,208 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
     if opts.emergency_first {
         blocks.retain(|b| *b != "emergency");
     }
-    let mut shown = Vec::new();
-    let mut plain = Vec::new();
-    let mut html = Vec::new();
-    if opts.emergency_first {
-        push_block(
-            resources,
-            "emergency",
-            opts.region,
-            &mut shown,
-            &mut plain,
-            &mut html,
-        );
+    if let Some(i) = blocks.iter().position(|b| *b == "crisis") {
+        let crisis = blocks.remove(i);
+        blocks.insert(0, crisis);
     }
-    plain.push(markdown_to_plain(&template.body));
-    html.push(markdown_to_html(&template.body));
+    let mut out = Output::default();
+    if opts.emergency_first {
+        push_block(resources, "emergency", opts.region, &mut out);
+    } else if opts.help_first {
+        push_lead(resources, opts.region, &mut out);
+    }
+    out.plain.push(markdown_to_plain(&template.body));
+    out.html.push(markdown_to_html(&template.body));
     if opts.with_evidence {
         if let Some(e) = &template.evidence {
-            plain.push(format!("Evidence: {} — {}", e.level, e.summary.trim()));
-            html.push(format!(
+            out.plain
+                .push(format!("Evidence: {} — {}", e.level, e.summary.trim()));
+            out.html.push(format!(
                 "<p><strong>Evidence: {}</strong> — {}</p>",
                 e.level,
                 escaped(e.summary.trim())
             ));
         }
         if !template.sources.is_empty() {
-            let mut p = String::from("Sources:");
-            let mut h = String::from("<p>Sources:</p>\n<ul>\n");
-            for s in &template.sources {
-                let by = s.by();
-                let link = s.link().unwrap_or_default();
-                p.push_str(&format!("\n- {} ({by}, {}) {link}", s.title, s.year));
-                h.push_str(&format!(
-                    "<li><a href=\"{}\">{}</a> ({}, {})</li>\n",
-                    href(&link),
-                    escaped(&s.title),
-                    escaped(by),
-                    s.year
-                ));
-            }
-            h.push_str("</ul>");
-            plain.push(p);
-            html.push(h);
+            let (p, h) = sources(template, opts.command_prefix);
+            out.plain.push(p);
+            out.html.push(h);
         }
     }
     for b in &blocks {
-        push_block(resources, b, opts.region, &mut shown, &mut plain, &mut html);
+        push_block(resources, b, opts.region, &mut out);
     }
     Rendered {
-        plain: plain.join("\n\n"),
-        html: html.join("\n"),
+        plain: out.plain.join("\n\n"),
+        html: out.html.join("\n"),
     }
 }
 
-/// Appends one block; a service already shown in an earlier block is not repeated.
-fn push_block<'r>(
-    resources: &'r Resources,
-    block: &str,
-    region: &str,
-    shown: &mut Vec<&'r str>,
-    plain: &mut Vec<String>,
-    html: &mut Vec<String>,
-) {
-    let lines: Vec<&HelpLine> = resources
-        .lines_for(block, region)
-        .into_iter()
-        .filter(|l| !shown.contains(&l.name.as_str()))
+/// Sources as one compact line of short citations with links. Plain text lists the first few and
+/// points to the full list (`<prefix> sources <id>`); HTML links every short citation and keeps the
+/// full list in a collapsed `<details>` block.
+fn sources(template: &Template, command_prefix: &str) -> (String, String) {
+    let all = &template.sources;
+    let mut cites: Vec<String> = all
+        .iter()
+        .take(SOURCES_SHOWN)
+        .map(|s| format!("{} {}", s.short(), s.link().unwrap_or_default()))
         .collect();
+    if all.len() > SOURCES_SHOWN {
+        let more = all.len() - SOURCES_SHOWN;
+        cites.push(if command_prefix.is_empty() {
+            format!("+{more} more")
+        } else {
+            format!("+{more} more: {command_prefix} sources {}", template.id)
+        });
+    }
+    let plain = format!("Sources: {}", cites.join(" · "));
+    let links: Vec<String> = all
+        .iter()
+        .map(|s| {
+            format!(
+                "<a href=\"{}\">{}</a>",
+                href(&s.link().unwrap_or_default()),
+                escaped(&s.short())
+            )
+        })
+        .collect();
+    let mut html = format!(
+        "<p>Sources: {}</p>\n<details><summary>All {} source{}</summary>\n<ul>\n",
+        links.join(" · "),
+        all.len(),
+        if all.len() == 1 { "" } else { "s" }
+    );
+    for s in all {
+        html.push_str(&format!(
+            "<li><a href=\"{}\">{}</a> ({}, {})</li>\n",
+            href(&s.link().unwrap_or_default()),
+            escaped(&s.title),
+            escaped(s.by()),
+            s.year
+        ));
+    }
+    html.push_str("</ul>\n</details>");
+    (plain, html)
+}
+
+/// The reply so far, and the services already shown in full.
+#[derive(Default)]
+struct Output<'r> {
+    plain: Vec<String>,
+    html: Vec<String>,
+    shown: Vec<&'r HelpLine>,
+}
+
+impl Output<'_> {
+    /// Whether this exact line (service, ways and note) is already shown in full. A line that
+    /// differs in its note says something new for its block, so it is shown in full.
+    fn has_shown(&self, line: &HelpLine) -> bool {
+        self.shown.iter().any(|s| {
+            s.name == line.name
+                && s.region == line.region
+                && s.note == line.note
+                && s.reach.len() == line.reach.len()
+                && s.reach
+                    .iter()
+                    .zip(&line.reach)
+                    .all(|(a, b)| a.via == b.via && a.contact == b.contact)
+        })
+    }
+}
+
+/// One line before the body: the block's lead words and the region's main crisis line.
+fn push_lead(resources: &Resources, region: &str, out: &mut Output<'_>) {
+    if let Some(lead) = crisis_lead_line(resources, region) {
+        out.plain.push(lead.plain);
+        out.html.push(lead.html);
+    }
+}
+
+/// The crisis block's lead words and the region's main crisis line, as one line (also used under
+/// notices that are not answers, such as the over-the-limit notice).
+pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered> {
+    let line = resources.main_crisis_line(region)?;
+    let lead = resources.crisis_lead().unwrap_or_default();
+    Some(Rendered {
+        plain: format!("{lead} {}", line_plain(line, false)),
+        html: format!(
+            "<p><strong>{}</strong> {}</p>",
+            escaped(lead),
+            line_html(line, false)
+        ),
+    })
+}
+
+/// Appends one block: all the region's own lines (briefly when already shown in full above),
+/// then the international fallback if the block adds it and the reply has not shown it yet.
+fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut Output<'r>) {
+    let mut lines: Vec<(&HelpLine, bool)> = Vec::new();
+    for line in resources.own_lines(block, region) {
+        lines.push((line, !out.has_shown(line)));
+    }
+    // The international fallback is one service whatever the block: once per reply is enough.
+    for line in resources.fallback_lines(block, region) {
+        if !out.shown.iter().any(|s| s.name == line.name) {
+            lines.push((line, true));
+        }
+    }
     if lines.is_empty() {
         return;
     }
-    shown.extend(lines.iter().map(|l| l.name.as_str()));
     let heading = resources.heading(block).unwrap_or(block);
     let mut p = heading.to_string();
     let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(heading));
-    for line in lines {
-        p.push_str(&format!("\n- {}", line_plain(line)));
-        h.push_str(&format!("<li>{}</li>\n", line_html(line)));
+    for (line, full) in lines {
+        p.push_str(&format!("\n- {}", line_plain(line, full)));
+        h.push_str(&format!("<li>{}</li>\n", line_html(line, full)));
+        if full {
+            out.shown.push(line);
+        }
     }
     h.push_str("</ul>");
-    plain.push(p);
-    html.push(h);
+    out.plain.push(p);
+    out.html.push(h);
 }
 
-/// One help line as plain text: name, ways to reach it, note.
-pub fn line_plain(line: &HelpLine) -> String {
-    let ways: Vec<String> = line
-        .reach
+/// The ways to reach a service, with one verb for ways that share a contact ("call or text 988").
+fn ways(line: &HelpLine, contact: impl Fn(&str) -> String) -> String {
+    let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+    for r in &line.reach {
+        match groups.last_mut() {
+            Some((vias, c)) if *c == r.contact => vias.push(&r.via),
+            _ => groups.push((vec![&r.via], &r.contact)),
+        }
+    }
+    groups
         .iter()
-        .map(|r| format!("{} {}", r.via, r.contact))
-        .collect();
-    let note = line
-        .note
-        .as_ref()
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
-    format!("{}: {}{note}", line.name, ways.join(" · "))
+        .map(|(vias, c)| format!("{} {}", vias.join(" or "), contact(c)))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
-/// One help line as Matrix HTML.
-pub fn line_html(line: &HelpLine) -> String {
-    let ways: Vec<String> = line
-        .reach
-        .iter()
-        .map(|r| {
-            if r.contact.starts_with("https://") || r.contact.starts_with("http://") {
-                format!(
-                    "{} <a href=\"{}\">{}</a>",
-                    escaped(&r.via),
-                    href(&r.contact),
-                    escaped(&r.contact)
-                )
-            } else {
-                format!("{} {}", escaped(&r.via), escaped(&r.contact))
-            }
-        })
-        .collect();
-    let note = line
-        .note
-        .as_ref()
-        .map(|n| format!(" ({})", escaped(n)))
-        .unwrap_or_default();
-    format!(
-        "<strong>{}</strong>: {}{note}",
-        escaped(&line.name),
-        ways.join(" · ")
-    )
+/// A service as plain text; `full` adds its note (left out when it was shown in full above).
+fn line_plain(line: &HelpLine, full: bool) -> String {
+    let note = match &line.note {
+        Some(n) if full => format!(" ({n})"),
+        _ => String::new(),
+    };
+    format!("{}: {}{note}", line.name, ways(line, str::to_string))
+}
+
+fn line_html(line: &HelpLine, full: bool) -> String {
+    let note = match &line.note {
+        Some(n) if full => format!(" ({})", escaped(n)),
+        _ => String::new(),
+    };
+    let ways = ways(line, |c| {
+        if c.starts_with("https://") || c.starts_with("http://") {
+            format!("<a href=\"{}\">{}</a>", href(c), escaped(c))
+        } else {
+            escaped(c)
+        }
+    });
+    format!("<strong>{}</strong>: {ways}{note}", escaped(&line.name))
 }
 
 fn escaped(s: &str) -> String {
@@ -287,11 +374,21 @@ mod tests {
             r.plain
         );
         assert!(r.plain.contains("Evidence: low — Surveys <only>."));
+        assert!(
+            r.plain
+                .contains("\n\nSources: Doe 2020 https://doi.org/10.1/x\n\n"),
+            "{}",
+            r.plain
+        );
         assert!(r
-            .plain
-            .contains("- A & B (Doe J, 2020) https://doi.org/10.1/x"));
+            .html
+            .contains("<a href=\"https://doi.org/10.1/x\">Doe 2020</a>"));
+        assert!(r.html.contains("<details><summary>All 1 source</summary>"));
         assert!(r.plain.contains("poison US line: text 988"));
-        assert!(r.plain.contains("poison INTL line"));
+        assert!(
+            !r.plain.contains("poison INTL line"),
+            "the international poison line is for the fallback region only"
+        );
         assert!(r.html.contains("<strong>more</strong>"));
         assert!(r.html.contains("Surveys &lt;only&gt;."), "{}", r.html);
         assert!(r.html.contains("A &amp; B"));
@@ -305,7 +402,9 @@ mod tests {
             region: "US",
             extra_blocks: vec!["crisis", "professional"],
             emergency_first: true,
+            help_first: true,
             with_evidence: false,
+            command_prefix: "",
         };
         let r = render(&t, &resources(), &opts);
         let emergency = r.plain.find("emergency US line").expect("emergency block");
@@ -314,6 +413,122 @@ mod tests {
         assert!(emergency < answer && answer < crisis);
         assert!(r.plain.contains("professional US line"));
         assert!(!r.plain.contains("Evidence"));
+    }
+
+    /// Canada's case: one service in both the professional and the crisis block.
+    fn shared_service() -> Resources {
+        let src = sample()
+            .replace(
+                "name = \"professional US line\"",
+                "name = \"crisis US line\"",
+            )
+            .replace(
+                "name = \"professional INTL line\"",
+                "name = \"crisis INTL line\"",
+            )
+            .replace(
+                "name = \"crisis US line\"",
+                "name = \"crisis US line\"\nnote = \"24/7\"",
+            )
+            .replace(
+                "name = \"crisis INTL line\"",
+                "name = \"crisis INTL line\"\nnote = \"any country\"",
+            );
+        Resources::parse(Path::new("r.toml"), &src).expect("valid resources")
+    }
+
+    #[test]
+    fn a_shared_service_stays_in_every_block_it_belongs_to() {
+        let t = template("Answer.", "[\"professional\", \"crisis\"]");
+        let opts = RenderOptions {
+            region: "US",
+            with_evidence: false,
+            ..Default::default()
+        };
+        let r = render(&t, &shared_service(), &opts);
+        let crisis = r.plain.find("crisis heading").expect("crisis block");
+        let professional = r
+            .plain
+            .find("professional heading")
+            .expect("professional block");
+        assert!(crisis < professional, "crisis first:\n{}", r.plain);
+        let in_crisis = &r.plain[crisis..professional];
+        let in_professional = &r.plain[professional..];
+        assert!(
+            in_crisis.contains("- crisis US line: text 988 (24/7)"),
+            "{}",
+            r.plain
+        );
+        // Shown again, briefly, in the other block it belongs to.
+        assert!(
+            in_professional.ends_with("- crisis US line: text 988"),
+            "{}",
+            r.plain
+        );
+        // The international fallback is shown once.
+        assert_eq!(
+            r.plain.matches("crisis INTL line").count(),
+            1,
+            "{}",
+            r.plain
+        );
+    }
+
+    #[test]
+    fn help_first_puts_the_crisis_line_before_the_body() {
+        let t = template("Answer.", "[\"professional\", \"crisis\"]");
+        let opts = RenderOptions {
+            region: "US",
+            help_first: true,
+            ..Default::default()
+        };
+        let r = render(&t, &resources(), &opts);
+        assert!(
+            r.plain
+                .starts_with("crisis lead crisis US line: text 988\n\nAnswer."),
+            "{}",
+            r.plain
+        );
+        assert!(r
+            .html
+            .starts_with("<p><strong>crisis lead</strong> <strong>crisis US line"));
+    }
+
+    #[test]
+    fn ways_sharing_a_contact_share_it() {
+        let src = sample().replacen(
+            "reach = [{ via = \"text\", contact = \"988\" }]",
+            "reach = [{ via = \"call\", contact = \"988\" }, { via = \"text\", contact = \"988\" }, { via = \"chat\", contact = \"https://x.org\" }]",
+            1,
+        );
+        let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
+        let line = res.lines_for("emergency", "US")[0];
+        assert_eq!(
+            line_plain(line, true),
+            "emergency US line: call or text 988 · chat https://x.org"
+        );
+        assert!(line_html(line, true).contains("chat <a href=\"https://x.org\">"));
+    }
+
+    #[test]
+    fn long_source_lists_point_to_the_full_list() {
+        let src = template("Answer.", "[]").source_text;
+        let extra = "[[sources]]\ntitle = \"More\"\npublisher = \"U.S. Food and Drug Administration\"\nyear = 2023\nurl = \"https://www.fda.gov/kratom\"\n";
+        let src = src.replace("[review]", &format!("{extra}{extra}{extra}[review]"));
+        let t = parse(Path::new("x.md"), &src).expect("valid");
+        let opts = RenderOptions {
+            region: "US",
+            with_evidence: true,
+            command_prefix: "!kratom",
+            ..Default::default()
+        };
+        let r = render(&t, &resources(), &opts);
+        assert!(
+            r.plain.contains("Sources: Doe 2020 https://doi.org/10.1/x · fda.gov 2023 https://www.fda.gov/kratom · fda.gov 2023 https://www.fda.gov/kratom · +1 more: !kratom sources x"),
+            "{}",
+            r.plain
+        );
+        assert_eq!(r.html.matches("<li>").count(), 4, "{}", r.html);
     }
 
     #[test]

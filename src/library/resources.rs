@@ -1,5 +1,8 @@
 //! Help lines per region (`responses/resources.toml`): crisis, emergency, professional, poison and
-//! treatment blocks. A reply shows the asker's region and the international fallback.
+//! treatment blocks. Each block is complete for its purpose in every region: it always lists that
+//! region's own lines, and a service may belong to more than one block (Canada's 988 is both the
+//! crisis line and the closest route to care). The international fallback is added to the blocks
+//! whose `fallback = true`; emergency and poison numbers only make sense where they apply.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,6 +41,16 @@ struct RawLine {
 #[serde(deny_unknown_fields)]
 struct Block {
     heading: String,
+    /// Whether the international fallback line follows a region's own lines.
+    #[serde(default = "yes")]
+    fallback: bool,
+    /// Crisis block only: the words before the region's main crisis line when help comes first.
+    #[serde(default)]
+    lead: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +86,7 @@ impl HelpLine {
 #[derive(Debug, Clone)]
 pub struct Resources {
     regions: BTreeMap<String, String>,
-    headings: BTreeMap<String, String>,
+    blocks: BTreeMap<String, Block>,
     lines: Vec<HelpLine>,
 }
 
@@ -101,6 +114,23 @@ impl Resources {
                     path,
                     1,
                     format!("missing [blocks.{kind}] with a heading"),
+                ));
+            }
+        }
+        if raw.blocks.get("crisis").is_some_and(|b| b.lead.is_none()) {
+            problems.push(Problem::error(
+                path,
+                src.find("[blocks.crisis]").map_or(1, |o| line_of(src, o)),
+                "[blocks.crisis] needs a `lead`: the words before the crisis line when help comes first",
+            ));
+        }
+        for (name, block) in &raw.blocks {
+            if name != "crisis" && block.lead.is_some() {
+                problems.push(Problem::error(
+                    path,
+                    src.find(&format!("[blocks.{name}]"))
+                        .map_or(1, |o| line_of(src, o)),
+                    format!("`lead` belongs to [blocks.crisis] only, not [blocks.{name}]"),
                 ));
             }
         }
@@ -183,14 +213,9 @@ impl Resources {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let headings = raw
-            .blocks
-            .into_iter()
-            .map(|(k, b)| (k, b.heading))
-            .collect();
         Ok(Resources {
             regions: raw.regions,
-            headings,
+            blocks: raw.blocks,
             lines,
         })
     }
@@ -213,24 +238,42 @@ impl Resources {
     }
 
     pub fn heading(&self, block: &str) -> Option<&str> {
-        self.headings.get(block).map(String::as_str)
+        self.blocks.get(block).map(|b| b.heading.as_str())
     }
 
-    /// The lines of `block` for `region`, then the international fallback.
-    pub fn lines_for(&self, block: &str, region: &str) -> Vec<&HelpLine> {
-        let mut out: Vec<&HelpLine> = self
-            .lines
+    /// The words before the main crisis line when a reply puts help first.
+    pub fn crisis_lead(&self) -> Option<&str> {
+        self.blocks.get("crisis").and_then(|b| b.lead.as_deref())
+    }
+
+    /// The region's own lines of `block` (the international lines for the fallback region).
+    pub fn own_lines(&self, block: &str, region: &str) -> Vec<&HelpLine> {
+        self.lines
             .iter()
             .filter(|l| l.block == block && l.region == region)
-            .collect();
-        if region != FALLBACK_REGION {
-            out.extend(
-                self.lines
-                    .iter()
-                    .filter(|l| l.block == block && l.region == FALLBACK_REGION),
-            );
+            .collect()
+    }
+
+    /// The international lines `block` adds after a region's own, if it adds any.
+    pub fn fallback_lines(&self, block: &str, region: &str) -> Vec<&HelpLine> {
+        let adds = self.blocks.get(block).is_some_and(|b| b.fallback);
+        if !adds || region == FALLBACK_REGION {
+            return Vec::new();
         }
+        self.own_lines(block, FALLBACK_REGION)
+    }
+
+    /// The whole block for `region`: its own lines, then the international fallback if the block
+    /// adds one.
+    pub fn lines_for(&self, block: &str, region: &str) -> Vec<&HelpLine> {
+        let mut out = self.own_lines(block, region);
+        out.extend(self.fallback_lines(block, region));
         out
+    }
+
+    /// The region's main crisis line: the first crisis line listed for it.
+    pub fn main_crisis_line(&self, region: &str) -> Option<&HelpLine> {
+        self.lines_for("crisis", region).into_iter().next()
     }
 }
 
@@ -242,6 +285,11 @@ pub(crate) mod tests {
         let mut s = String::from("[regions]\nUS = \"United States\"\nINTL = \"International\"\n");
         for kind in BLOCK_KINDS {
             s.push_str(&format!("[blocks.{kind}]\nheading = \"{kind} heading\"\n"));
+            match kind {
+                "crisis" => s.push_str("lead = \"crisis lead\"\n"),
+                "emergency" | "poison" => s.push_str("fallback = false\n"),
+                _ => {}
+            }
         }
         for kind in BLOCK_KINDS {
             for (region, contact) in [("US", "988"), ("INTL", "https://findahelpline.com")] {
@@ -263,6 +311,28 @@ pub(crate) mod tests {
         assert_eq!(lines[1].region, "INTL");
         assert_eq!(r.region("usa"), Some("US"));
         assert_eq!(r.region("xx"), None);
+    }
+
+    #[test]
+    fn fallback_only_where_the_block_adds_it() {
+        let r = Resources::parse(Path::new("r.toml"), &sample()).expect("valid");
+        let poison = r.lines_for("poison", "US");
+        assert_eq!(poison.len(), 1, "no international poison line in the US");
+        assert_eq!(r.lines_for("poison", "INTL").len(), 1);
+        assert_eq!(
+            r.main_crisis_line("US").map(|l| l.region.as_str()),
+            Some("US")
+        );
+        assert_eq!(r.crisis_lead(), Some("crisis lead"));
+    }
+
+    #[test]
+    fn crisis_block_needs_a_lead() {
+        let src = sample().replace("lead = \"crisis lead\"\n", "");
+        let problems = Resources::parse(Path::new("r.toml"), &src).expect_err("no lead");
+        assert!(problems
+            .iter()
+            .any(|p| p.message.contains("needs a `lead`")));
     }
 
     #[test]

@@ -60,6 +60,50 @@ impl Source {
             .or_else(|| self.doi.as_ref().map(|d| format!("https://doi.org/{d}")))
     }
 
+    /// A short citation for one line of sources: "Swogger & Walsh 2018", "Post et al. 2019", or
+    /// for an official page the site it is on ("fda.gov 2023").
+    pub fn short(&self) -> String {
+        if let Some(authors) = &self.authors {
+            let et_al = authors.contains("et al");
+            let names: Vec<&str> = authors
+                .trim_end_matches('.')
+                .trim_end_matches("et al")
+                .split(',')
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .collect();
+            let surname = |a: &str| -> String {
+                let words: Vec<&str> = a.split_whitespace().collect();
+                match words.split_last() {
+                    // "Leong Bin Abdullah MFI": the initials come last.
+                    Some((last, rest))
+                        if !rest.is_empty() && last.chars().all(|c| c.is_ascii_uppercase()) =>
+                    {
+                        rest.join(" ")
+                    }
+                    _ => a.to_string(),
+                }
+            };
+            let who = match names.as_slice() {
+                [one] if !et_al => surname(one),
+                [a, b] if !et_al => format!("{} & {}", surname(a), surname(b)),
+                [first, ..] => format!("{} et al.", surname(first)),
+                [] => String::new(),
+            };
+            return format!("{who} {}", self.year);
+        }
+        let site = self
+            .url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h.trim_start_matches("www.").to_string())
+            });
+        let who = site.unwrap_or_else(|| self.by().to_string());
+        format!("{who} {}", self.year)
+    }
+
     /// Who wrote or published it.
     pub fn by(&self) -> &str {
         self.authors
@@ -240,6 +284,31 @@ There is **no** established safe dose.
         assert_eq!(t.body_line, 23);
         assert!(t.body.starts_with("There is"));
         assert_eq!(t.sources[0].link().as_deref(), Some("https://www.fda.gov/"));
+    }
+
+    #[test]
+    fn short_citations() {
+        let src = |authors: &str| Source {
+            title: "T".into(),
+            authors: Some(authors.into()),
+            publisher: None,
+            year: 2019,
+            url: None,
+            doi: Some("10.1/x".into()),
+        };
+        assert_eq!(src("Grundmann O").short(), "Grundmann 2019");
+        assert_eq!(src("Swogger MT, Walsh Z").short(), "Swogger & Walsh 2019");
+        assert_eq!(src("Post S et al.").short(), "Post et al. 2019");
+        assert_eq!(
+            src("Yang Y, Müller CP, Singh D").short(),
+            "Yang et al. 2019"
+        );
+        assert_eq!(
+            src("Leong Bin Abdullah MFI, Singh D").short(),
+            "Leong Bin Abdullah & Singh 2019"
+        );
+        let t = parse(Path::new("t.md"), GOOD).expect("parses");
+        assert_eq!(t.sources[0].short(), "fda.gov 2023");
     }
 
     #[test]

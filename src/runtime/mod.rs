@@ -44,7 +44,7 @@ mod session;
 mod sync;
 
 use addressing::{BotIdentity, Message, MsgKind, RoomView, Verdict};
-use rate_limit::RateLimiter;
+use rate_limit::{Admission, RateLimiter};
 
 /// How an event reached the bot (logged, so operators can see catch-up and late keys at work).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,11 +286,19 @@ impl Bot {
             self.alert(AlertKind::Crisis, room, ev, d, question, is_dm)
                 .await;
         }
-        let outcome =
-            lock(&self.limiter).check(ev.sender.as_str(), room_id.as_str(), urgent, Instant::now());
-        if !outcome.allowed() {
-            tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, "rate limited; not answered");
+        let (outcome, admission) = lock(&self.limiter).admit(
+            ev.sender.as_str(),
+            room_id.as_str(),
+            urgent,
+            is_dm,
+            Instant::now(),
+        );
+        if admission != Admission::Answer {
+            tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, ?admission, "rate limited; not answered");
             self.count(Counter::RateLimited, None);
+            if admission == Admission::Notice {
+                self.send_limit_notice(room, ev, &settings.region).await;
+            }
             // Recorded so that catch-up after a restart does not answer it later either.
             let _ = self.store.mark_answered(
                 room_id.as_str(),
@@ -342,6 +350,38 @@ impl Bot {
             Err(e) => {
                 tracing::error!(room = %room_id, event = %ev.event_id, error = %e, "could not answer")
             }
+        }
+    }
+
+    /// The over-the-limit notice in a DM: the limit, and the region's crisis line, so that
+    /// someone who needs help now is not left with only "ask again later".
+    async fn send_limit_notice(
+        &self,
+        room: &Room,
+        ev: &OriginalSyncRoomMessageEvent,
+        region: &str,
+    ) {
+        let text = lock(&self.limiter).notice_text();
+        let engine = self.engine();
+        let resources = &engine.library().resources;
+        let region = resources
+            .region(region)
+            .unwrap_or(crate::library::resources::FALLBACK_REGION);
+        let help = crate::library::render::crisis_lead_line(resources, region);
+        let plain = match &help {
+            Some(h) => format!("{text}\n\n{}", h.plain),
+            None => text.clone(),
+        };
+        // The notice is our own text (digits and words), so it needs no escaping beyond this.
+        let mut html = format!("<p>{}</p>", text.replace('&', "&amp;").replace('<', "&lt;"));
+        if let Some(h) = &help {
+            html.push('\n');
+            html.push_str(&h.html);
+        }
+        let content = reply::build(&plain, &html, &ev.event_id, &ev.sender, thread_of(ev));
+        if let Err(e) = reply::send(room, content, reply::transaction_id(&ev.event_id), false).await
+        {
+            tracing::error!(room = %room.room_id(), error = %e, "could not send the rate-limit notice");
         }
     }
 
@@ -423,12 +463,14 @@ impl BotHandle {
 
 /// Restores the saved session and starts syncing and answering in background tasks.
 pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
-    let engine = Engine::load(&config.bot.responses_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot load the responses in {}: {e}",
-            config.bot.responses_dir.display()
-        )
-    })?;
+    let engine = Engine::load(&config.bot.responses_dir)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot load the responses in {}: {e}",
+                config.bot.responses_dir.display()
+            )
+        })?
+        .with_command_prefix(&config.bot.command_prefix);
     let client = session::restore(&config).await?.with_context(|| {
         format!(
             "no saved session in {}: run `kratom-bot login --config <file>` first",

@@ -1,6 +1,11 @@
 //! Per-user and per-room sliding windows. Pure: the caller passes the time, so tests need no clock.
 //! Urgent replies (crisis, emergency) are never dropped, but they still count, so a flood of
 //! crisis messages cannot be used to make room for more ordinary answers.
+//!
+//! Over the limit in a DM, silence looks like a broken bot: the person gets one short notice per
+//! window ("I answer N questions a minute; ask again in a moment"), then silence until the window
+//! has passed. In group rooms nothing is sent (a notice there would add to the noise the limit is
+//! for).
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -21,6 +26,17 @@ impl Outcome {
     }
 }
 
+/// What the runtime does with one message it would answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Answer it (urgent replies always are, over a limit or not).
+    Answer,
+    /// Over the limit in a DM, the first time this window: send the short notice instead.
+    Notice,
+    /// Over the limit: no reply.
+    Silent,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Limit {
     max: usize,
@@ -33,6 +49,8 @@ pub struct RateLimiter {
     room: Limit,
     users: HashMap<String, VecDeque<Instant>>,
     rooms: HashMap<String, VecDeque<Instant>>,
+    /// When each user was last sent the over-the-limit notice.
+    notices: HashMap<String, Instant>,
 }
 
 impl RateLimiter {
@@ -48,7 +66,54 @@ impl RateLimiter {
             },
             users: HashMap::new(),
             rooms: HashMap::new(),
+            notices: HashMap::new(),
         }
+    }
+
+    /// Checks one message and says what to do with it: answer, send the over-the-limit notice (a
+    /// DM, once per user window), or stay silent. A crisis or emergency is always answered.
+    pub fn admit(
+        &mut self,
+        user: &str,
+        room: &str,
+        urgent: bool,
+        is_dm: bool,
+        now: Instant,
+    ) -> (Outcome, Admission) {
+        let outcome = self.check(user, room, urgent, now);
+        if outcome.allowed() {
+            return (outcome, Admission::Answer);
+        }
+        if !is_dm {
+            return (outcome, Admission::Silent);
+        }
+        let window = self.user.window;
+        let recently = self
+            .notices
+            .get(user)
+            .is_some_and(|t| now.duration_since(*t) < window);
+        if recently {
+            return (outcome, Admission::Silent);
+        }
+        self.notices.insert(user.to_owned(), now);
+        if self.notices.len() > 10_000 {
+            self.notices.retain(|_, t| now.duration_since(*t) < window);
+        }
+        (outcome, Admission::Notice)
+    }
+
+    /// The notice for someone over the per-user limit.
+    pub fn notice_text(&self) -> String {
+        let n = self.user.max;
+        let questions = if n == 1 { "question" } else { "questions" };
+        let secs = self.user.window.as_secs();
+        let per = match secs {
+            60 => "a minute".to_string(),
+            3600 => "an hour".to_string(),
+            s if s % 60 == 0 => format!("every {} minutes", s / 60),
+            s => format!("every {s} seconds"),
+        };
+        format!("I answer {n} {questions} {per} per person; please ask again in a moment.")
     }
 
     /// Checks and, when allowed, records one reply to `user` in `room` at `now`.
@@ -137,6 +202,76 @@ mod tests {
         }
         assert_eq!(rl.check("@a", "!r", false, t0), Outcome::DroppedUser);
         assert_eq!(rl.check("@b", "!r", false, t0), Outcome::DroppedRoom);
+    }
+
+    #[test]
+    fn over_the_limit_in_a_dm_one_notice_per_window() {
+        let mut rl = limiter(2, 100);
+        let t0 = Instant::now();
+        let admit = |rl: &mut RateLimiter, secs: u64| {
+            rl.admit("@a", "!dm", false, true, t0 + Duration::from_secs(secs))
+                .1
+        };
+        assert_eq!(admit(&mut rl, 0), Admission::Answer);
+        assert_eq!(admit(&mut rl, 1), Admission::Answer);
+        assert_eq!(admit(&mut rl, 2), Admission::Notice);
+        assert_eq!(admit(&mut rl, 3), Admission::Silent);
+        assert_eq!(admit(&mut rl, 30), Admission::Silent);
+        // The window has slid: answers again.
+        assert_eq!(admit(&mut rl, 60), Admission::Answer);
+        assert_eq!(admit(&mut rl, 61), Admission::Answer);
+        // Over again, and the last notice was a full window ago: one more notice.
+        assert_eq!(admit(&mut rl, 62), Admission::Notice);
+        assert_eq!(admit(&mut rl, 63), Admission::Silent);
+    }
+
+    #[test]
+    fn a_crisis_over_the_limit_is_answered_never_a_notice() {
+        let mut rl = limiter(1, 100);
+        let t0 = Instant::now();
+        assert_eq!(rl.admit("@a", "!dm", false, true, t0).1, Admission::Answer);
+        assert_eq!(rl.admit("@a", "!dm", false, true, t0).1, Admission::Notice);
+        for urgent_in_a_dm in [true, false] {
+            let (outcome, admission) = rl.admit("@a", "!r", true, urgent_in_a_dm, t0);
+            assert_eq!(outcome, Outcome::AllowedUrgent);
+            assert_eq!(admission, Admission::Answer);
+        }
+        assert_eq!(rl.admit("@a", "!dm", false, true, t0).1, Admission::Silent);
+    }
+
+    #[test]
+    fn no_notice_in_group_rooms_or_for_other_people() {
+        let mut rl = limiter(1, 100);
+        let t0 = Instant::now();
+        assert_eq!(
+            rl.admit("@a", "!room", false, false, t0).1,
+            Admission::Answer
+        );
+        assert_eq!(
+            rl.admit("@a", "!room", false, false, t0).1,
+            Admission::Silent
+        );
+        // The same person in a DM still gets one notice; someone else is unaffected.
+        assert_eq!(rl.admit("@a", "!dm", false, true, t0).1, Admission::Notice);
+        assert_eq!(rl.admit("@b", "!dm2", false, true, t0).1, Admission::Answer);
+    }
+
+    #[test]
+    fn notice_says_the_limit() {
+        assert_eq!(
+            limiter(5, 100).notice_text(),
+            "I answer 5 questions a minute per person; please ask again in a moment."
+        );
+        let rl = RateLimiter::new(&RateLimitConfig {
+            per_user: 1,
+            per_user_window_secs: 300,
+            per_room: 10,
+            per_room_window_secs: 60,
+        });
+        assert_eq!(
+            rl.notice_text(),
+            "I answer 1 question every 5 minutes per person; please ask again in a moment."
+        );
     }
 
     #[test]

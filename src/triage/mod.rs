@@ -96,7 +96,11 @@ impl Triage {
             });
             let matcher = TopicMatcher::build(library);
             let models = models.join().unwrap_or_else(|_| {
-                Err(vec![Problem::error(dir, 0, "training the safety models failed")])
+                Err(vec![Problem::error(
+                    dir,
+                    0,
+                    "training the safety models failed",
+                )])
             });
             (models, matcher)
         });
