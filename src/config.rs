@@ -373,10 +373,10 @@ impl Config {
                 "must be a region code such as US",
             ));
         }
-        if self.bot.catch_up_minutes > 24 * 60 {
+        if !(1..=24 * 60).contains(&self.bot.catch_up_minutes) {
             return Err(invalid(
                 "bot.catch_up_minutes",
-                "must be at most 1440 (one day)",
+                "must be between 1 and 1440 (one day); 0 would drop every message seen after a restart",
             ));
         }
         for (i, user) in self.bot.ignored_users.iter().enumerate() {
@@ -699,6 +699,8 @@ mod tests {
             let cfg = format!("{MINIMAL}\n[rooms.\"{ok}\"]\nmode = \"all\"\n");
             assert_eq!(parse(&cfg).is_ok(), ok.starts_with('!'), "{ok}");
         }
+        let no_window = format!("{MINIMAL}\n[bot]\ncatch_up_minutes = 0\n");
+        assert!(err(&no_window).contains("bot.catch_up_minutes"));
         let bad_room = format!("{MINIMAL}\n[moderation]\nroom = \"mods\"\n");
         assert!(err(&bad_room).contains("moderation.room"));
         let bad_pl = format!("{MINIMAL}\n[moderation]\npower_level = 101\n");

@@ -214,7 +214,7 @@ async fn a_crisis_raises_one_alert_with_a_link_and_without_the_text() {
         assert!(engine.decide(t).crisis, "the engine must flag {t:?}");
     }
     let first = send_text(&bob_group, first_text, &[]).await;
-    s.bob.wait_reply(&s.bot.user_id, &first).await;
+    let first_reply = s.bob.wait_reply(&s.bot.user_id, &first).await;
     let second = send_text(&bob_group, second_text, &[]).await;
     s.bob.wait_reply(&s.bot.user_id, &second).await;
     // Positive control, and a barrier: carol's crisis alerts too, after bob's second message
@@ -242,6 +242,12 @@ async fn a_crisis_raises_one_alert_with_a_link_and_without_the_text() {
         .collect();
     assert_eq!(alerts.len(), 1, "one alert for bob's two crisis messages");
     let alert = &alerts[0];
+    // The reply goes out first; the alert follows and says so.
+    assert!(
+        first_reply.event.origin_server_ts <= alert.event.origin_server_ts,
+        "the alert was sent before the crisis reply"
+    );
+    assert!(body(alert).contains("The bot sent its crisis reply."));
     let text = body(alert);
     assert!(matches!(
         alert.event.content.msgtype,

@@ -154,3 +154,33 @@ async fn unaddressed_crisis_message_gets_the_crisis_reply() {
 
     running.stop().await.expect("clean stop");
 }
+
+/// `is_direct` on an invite does not make a group room a DM: with three members the bot answers
+/// only what is addressed to it, whatever the invite said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_is_direct_flag_on_a_three_member_room_does_not_make_it_a_dm() {
+    init_logs();
+    let bot = TestBot::new("").await;
+    let running = bot.start().await;
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let room = alice
+        .create_room(&[&bot.user_id, &bob.user_id], false, true)
+        .await;
+    bob.client
+        .join_room_by_id(room.room_id())
+        .await
+        .expect("bob joins");
+    alice.wait_joined(room.room_id(), &bot.user_id).await;
+    alice.wait_joined(room.room_id(), &bob.user_id).await;
+
+    let chatter = send_text(&room, "anyone tried red maeng da for energy?", &[]).await;
+    // Addressed, so answered; the bot handles a room in order, so this is also a barrier.
+    let asked = send_text(&room, "!kratom is kratom legal in ohio", &[]).await;
+    alice.wait_reply(&bot.user_id, &asked).await;
+    assert!(
+        alice.replies_to(&bot.user_id, &chatter).is_empty(),
+        "unaddressed chatter in a three-member room was answered as if it were a DM"
+    );
+    running.stop().await.expect("clean stop");
+}

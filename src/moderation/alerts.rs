@@ -41,8 +41,8 @@ impl AlertThrottle {
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AlertKind {
-    /// A crisis message: the bot sent its crisis reply.
-    Crisis,
+    /// A crisis message, sent after the bot tried its crisis reply.
+    Crisis { reply_sent: bool },
     /// Weaker signs (the concern tier) in a message nobody addressed to the bot: it stayed
     /// silent in the room, and a moderator may want to check in.
     CheckIn,
@@ -142,7 +142,14 @@ pub fn compose(a: &Alert<'_>) -> (String, String) {
     };
     let place = if a.in_dm { "a DM" } else { a.room_label };
     let (headline, outcome) = match a.kind {
-        AlertKind::Crisis => ("Crisis alert", "The bot sent its crisis reply."),
+        AlertKind::Crisis { reply_sent: true } => {
+            ("Crisis alert", "The bot sent its crisis reply.")
+        }
+        AlertKind::Crisis { reply_sent: false } => (
+            "Crisis alert",
+            "The bot could NOT send its crisis reply (the homeserver refused or failed): please \
+             reach out to this person directly.",
+        ),
         AlertKind::CheckIn => (
             "Check-in suggested (low priority)",
             "Weaker warning signs in a message nobody addressed to the bot; it did not reply in \
@@ -207,7 +214,7 @@ mod tests {
     fn alert_has_no_text_unless_asked() {
         let rules = vec!["crisis: intent (strong)".to_owned()];
         let mut a = Alert {
-            kind: AlertKind::Crisis,
+            kind: AlertKind::Crisis { reply_sent: true },
             room_label: "#support:x",
             room_id: "!r:x",
             event_id: "$e",
@@ -231,6 +238,9 @@ mod tests {
         assert!(
             html.contains("I &lt;can&#39;t&gt; go on") || html.contains("I &lt;can't&gt; go on")
         );
+        a.kind = AlertKind::Crisis { reply_sent: false };
+        let (plain, _) = compose(&a);
+        assert!(plain.contains("could NOT send its crisis reply"), "{plain}");
         a.kind = AlertKind::CheckIn;
         a.text = None;
         let (plain, _) = compose(&a);

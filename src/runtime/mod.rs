@@ -56,6 +56,23 @@ pub enum Origin {
     LateKey,
 }
 
+/// Whether a message is too old to answer. Live messages are always answered: the window is for
+/// catching up after a restart or a gap (and late keys), and a sender's clock (or federation
+/// delay) must never silence a live crisis message. The age comes from the homeserver's
+/// `unsigned.age` when it sent one, else from the sender's timestamp.
+fn too_old(
+    origin: Origin,
+    origin_ts: i64,
+    unsigned_age: Option<i64>,
+    now: i64,
+    window: i64,
+) -> bool {
+    if origin == Origin::Live {
+        return false;
+    }
+    unsigned_age.unwrap_or(now - origin_ts) > window
+}
+
 /// Triage reads at most this much of a message (the engine also caps; this keeps copies small).
 const MAX_TRIAGE_BYTES: usize = 8 * 1024;
 
@@ -123,8 +140,9 @@ impl Bot {
             return;
         };
         let ts: i64 = ev.origin_server_ts.0.into();
-        let max_age = self.config.catch_up_window().as_millis() as i64;
-        if now_ms() - ts > max_age {
+        let age = ev.unsigned.age.map(i64::from);
+        let window = self.config.catch_up_window().as_millis() as i64;
+        if too_old(origin, ts, age, now_ms(), window) {
             tracing::debug!(event = %ev.event_id, "older than the catch-up window; not answered");
             return;
         }
@@ -282,10 +300,6 @@ impl Bot {
             }
             return;
         }
-        if d.crisis {
-            self.alert(AlertKind::Crisis, room, ev, d, question, is_dm)
-                .await;
-        }
         let (outcome, admission) = lock(&self.limiter).admit(
             ev.sender.as_str(),
             room_id.as_str(),
@@ -316,7 +330,9 @@ impl Bot {
             &ev.sender,
             thread_of(ev),
         );
-        match reply::send(room, content, reply::transaction_id(&ev.event_id), urgent).await {
+        let sent = match reply::send(room, content, reply::transaction_id(&ev.event_id), urgent)
+            .await
+        {
             Ok(reply_id) => {
                 if let Err(e) = self.store.mark_answered(
                     room_id.as_str(),
@@ -346,10 +362,18 @@ impl Bot {
                     ms = started.elapsed().as_millis() as u64,
                     "answered"
                 );
+                true
             }
             Err(e) => {
-                tracing::error!(room = %room_id, event = %ev.event_id, error = %e, "could not answer")
+                tracing::error!(room = %room_id, event = %ev.event_id, error = %e, "could not answer");
+                false
             }
+        };
+        // The reply first: the person in crisis must not wait on the alert (which may resolve an
+        // alias and retry), and the alert can then say truthfully whether the reply went out.
+        if d.crisis {
+            let kind = AlertKind::Crisis { reply_sent: sent };
+            self.alert(kind, room, ev, d, question, is_dm).await;
         }
     }
 
@@ -385,9 +409,11 @@ impl Bot {
         }
     }
 
-    /// A DM: flagged as direct, or just the bot and one other person.
+    /// A DM: just the bot and one other person, judged from the members at the time of each
+    /// message. An invite's `is_direct` flag is not trusted: anyone can set it on a group room,
+    /// which would make the bot answer everything there and take the mode away from moderators.
     async fn is_dm(&self, room: &Room) -> bool {
-        room.is_direct().await.unwrap_or(false) || room.active_members_count() <= 2
+        room.active_members_count() <= 2
     }
 
     /// Whether `event_id` was sent by the bot: its own replies are in the database; anything
@@ -539,5 +565,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             task.await.context("bot task panicked")?
         }
         result = &mut task => result.context("bot task panicked")?,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_catch_up_is_held_to_the_window() {
+        let window = 15 * 60_000;
+        let now = 1_000_000_000;
+        let hour_ago = now - 60 * 60_000;
+        // A live message whose sender's clock is an hour behind is still answered.
+        assert!(!too_old(Origin::Live, hour_ago, None, now, window));
+        // Catch-up: the homeserver's own age wins over the sender's clock...
+        assert!(!too_old(
+            Origin::CatchUp,
+            hour_ago,
+            Some(60_000),
+            now,
+            window
+        ));
+        assert!(too_old(Origin::CatchUp, now, Some(2 * window), now, window));
+        // ...and without it the timestamp decides.
+        assert!(too_old(Origin::CatchUp, hour_ago, None, now, window));
+        assert!(too_old(Origin::LateKey, hour_ago, None, now, window));
+        assert!(!too_old(Origin::LateKey, now - 60_000, None, now, window));
     }
 }

@@ -265,7 +265,7 @@ impl Bot {
             return;
         };
         let throttle = match kind {
-            AlertKind::Crisis => &self.alerts,
+            AlertKind::Crisis { .. } => &self.alerts,
             AlertKind::CheckIn => &self.check_ins,
         };
         if !lock(throttle).allow(ev.sender.as_str(), Instant::now()) {
@@ -278,7 +278,7 @@ impl Bot {
             .or_else(|| room.cached_display_name().map(|n| n.to_string()))
             .unwrap_or_else(|| room.room_id().to_string());
         let rules = match kind {
-            AlertKind::Crisis => alerts::crisis_rules(&decision.reasons),
+            AlertKind::Crisis { .. } => alerts::crisis_rules(&decision.reasons),
             // The family is the bot's own vocabulary; the concern reason may echo the message.
             AlertKind::CheckIn => vec![format!(
                 "concern: {}",
@@ -308,7 +308,7 @@ impl Bot {
                     room_id: room.room_id().to_string(),
                     event_id: ev.event_id.to_string(),
                     action: match kind {
-                        AlertKind::Crisis => "alert",
+                        AlertKind::Crisis { .. } => "alert",
                         AlertKind::CheckIn => "check-in-alert",
                     }
                     .into(),

@@ -3,7 +3,7 @@
 //! never logged.
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,14 +28,36 @@ struct SavedSession {
     session: MatrixSession,
 }
 
-/// Creates the data directory (mode 0700) if needed.
+/// Creates the data directory (mode 0700) if needed, and makes an existing one private: it
+/// holds the access token, the crypto store's keys and the recovery key. Files the bot and the
+/// SDK create afterwards are private too (umask 077).
 pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let dir = &config.storage.data_dir;
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(dir)
-        .with_context(|| format!("cannot create storage.data_dir {}", dir.display()))
+        .with_context(|| format!("cannot create storage.data_dir {}", dir.display()))?;
+    let mode = fs::metadata(dir)
+        .with_context(|| format!("cannot read storage.data_dir {}", dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            "storage.data_dir was readable by others; setting it to 0700"
+        );
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).with_context(|| {
+            format!(
+                "storage.data_dir {} is readable by others and cannot be made private \
+                 (chmod 700 it, or point storage.data_dir at a private folder)",
+                dir.display()
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// A client on the persistent SQLite state + crypto store in the data directory.
@@ -169,4 +191,26 @@ pub async fn login(config: &Config, password: &str) -> anyhow::Result<Client> {
     save_session(config, session)?;
     tracing::info!(user = %response.user_id, device = %response.device_id, "logged in; session saved");
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_data_dir_open_to_others_is_made_private() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path().join("data");
+        fs::create_dir(&dir).expect("create");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let text = format!(
+            "[matrix]\nhomeserver_url = \"http://127.0.0.1:8008\"\nuser_id = \"@b:example.org\"\n\
+             [storage]\ndata_dir = \"{}\"\n",
+            dir.display()
+        );
+        let config = Config::from_toml(&text, tmp.path()).expect("config");
+        ensure_data_dir(&config).expect("fixed");
+        let mode = fs::metadata(&dir).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
 }
