@@ -384,7 +384,7 @@ mod tests {
             .html
             .contains("<a href=\"https://doi.org/10.1/x\">Doe 2020</a>"));
         assert!(r.html.contains("<details><summary>All 1 source</summary>"));
-        assert!(r.plain.contains("poison US line: text 988"));
+        assert!(r.plain.contains("poison US line: call 988"));
         assert!(
             !r.plain.contains("poison INTL line"),
             "the international poison line is for the fallback region only"
@@ -502,10 +502,10 @@ mod tests {
             1,
         );
         let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
-        let line = res.lines_for("emergency", "US")[0];
+        let line = res.lines_for("crisis", "US")[0];
         assert_eq!(
             line_plain(line, true),
-            "emergency US line: call or text 988 · chat https://x.org"
+            "crisis US line: call or text 988 · chat https://x.org"
         );
         assert!(line_html(line, true).contains("chat <a href=\"https://x.org\">"));
     }

@@ -210,6 +210,43 @@ impl Resources {
                 }
             }
         }
+        for region in raw.regions.keys() {
+            // The main crisis line opens mental-health replies: it must be a number people can
+            // call or text (the international directory is a website by nature).
+            let main = lines
+                .iter()
+                .find(|l| l.block == "crisis" && &l.region == region);
+            if let Some(main) = main {
+                let reachable = main
+                    .reach
+                    .iter()
+                    .any(|r| r.via == "call" || r.via == "text");
+                if region != FALLBACK_REGION && !reachable {
+                    problems.push(Problem::error(
+                        path,
+                        1,
+                        format!(
+                            "the first crisis line for {region} (`{}`) is its main one and needs a `call` or `text` way to reach it",
+                            main.name
+                        ),
+                    ));
+                }
+            }
+        }
+        for l in &lines {
+            if matches!(l.block.as_str(), "emergency" | "poison")
+                && !l.reach.iter().any(|r| r.via == "call")
+            {
+                problems.push(Problem::error(
+                    path,
+                    1,
+                    format!(
+                        "`{}` ({} {}) needs a number to call: emergency and poison help is by phone",
+                        l.name, l.block, l.region
+                    ),
+                ));
+            }
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -293,7 +330,11 @@ pub(crate) mod tests {
         }
         for kind in BLOCK_KINDS {
             for (region, contact) in [("US", "988"), ("INTL", "https://findahelpline.com")] {
-                let via = if region == "US" { "text" } else { "web" };
+                let via = match (kind, region) {
+                    ("emergency" | "poison", _) => "call",
+                    (_, "US") => "text",
+                    _ => "web",
+                };
                 s.push_str(&format!(
                     "[[lines]]\nblock = \"{kind}\"\nregion = \"{region}\"\nname = \"{kind} {region} line\"\nreach = [{{ via = \"{via}\", contact = \"{contact}\" }}]\nsource = \"https://example.org\"\n"
                 ));
@@ -324,6 +365,30 @@ pub(crate) mod tests {
             Some("US")
         );
         assert_eq!(r.crisis_lead(), Some("crisis lead"));
+    }
+
+    #[test]
+    fn main_crisis_line_and_emergency_lines_need_a_number() {
+        let web_only = |name: &str| {
+            let line = format!("name = \"{name}\"\nreach = [{{ via = \"");
+            let at = sample().find(&line).expect("line in sample") + line.len();
+            let mut src = sample();
+            let end = at + src[at..].find('"').expect("via ends");
+            src.replace_range(at..end, "web");
+            Resources::parse(Path::new("r.toml"), &src).expect_err("web only")
+        };
+        let problems = web_only("crisis US line");
+        assert!(
+            problems.iter().any(|p| p.message.contains("main one")),
+            "{problems:?}"
+        );
+        let problems = web_only("poison US line");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.message.contains("needs a number to call")),
+            "{problems:?}"
+        );
     }
 
     #[test]
