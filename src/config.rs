@@ -180,6 +180,10 @@ pub struct RateLimitConfig {
     pub per_room: u32,
     #[serde(default = "default_window")]
     pub per_room_window_secs: u64,
+    /// One crisis reply per person within this many seconds; later crisis messages from them
+    /// are left to the moderator alert (the first is never dropped).
+    #[serde(default = "default_crisis_reply_window")]
+    pub crisis_reply_window_secs: u64,
 }
 
 impl Default for RateLimitConfig {
@@ -189,8 +193,13 @@ impl Default for RateLimitConfig {
             per_user_window_secs: default_window(),
             per_room: default_per_room(),
             per_room_window_secs: default_window(),
+            crisis_reply_window_secs: default_crisis_reply_window(),
         }
     }
+}
+
+fn default_crisis_reply_window() -> u64 {
+    600
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -393,6 +402,10 @@ impl Config {
             ("rate_limits.per_user_window_secs", rl.per_user_window_secs),
             ("rate_limits.per_room", u64::from(rl.per_room)),
             ("rate_limits.per_room_window_secs", rl.per_room_window_secs),
+            (
+                "rate_limits.crisis_reply_window_secs",
+                rl.crisis_reply_window_secs,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

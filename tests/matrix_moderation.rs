@@ -215,8 +215,9 @@ async fn a_crisis_raises_one_alert_with_a_link_and_without_the_text() {
     }
     let first = send_text(&bob_group, first_text, &[]).await;
     let first_reply = s.bob.wait_reply(&s.bot.user_id, &first).await;
+    // A second crisis message from bob within the window: the alert covers it, not a second
+    // crisis reply (the send budget is not spent on repeats).
     let second = send_text(&bob_group, second_text, &[]).await;
-    s.bob.wait_reply(&s.bot.user_id, &second).await;
     // Positive control, and a barrier: carol's crisis alerts too, after bob's second message
     // was fully handled (the bot handles a room's messages in order).
     let carol_group = carol
@@ -241,6 +242,10 @@ async fn a_crisis_raises_one_alert_with_a_link_and_without_the_text() {
         .filter(|m| body(m).contains(s.bob.user_id.as_str()))
         .collect();
     assert_eq!(alerts.len(), 1, "one alert for bob's two crisis messages");
+    assert!(
+        s.bob.replies_to(&s.bot.user_id, &second).is_empty(),
+        "one crisis reply per person per window"
+    );
     let alert = &alerts[0];
     // The reply goes out first; the alert follows and says so.
     assert!(
@@ -491,10 +496,12 @@ async fn reload_with_a_broken_template_keeps_the_old_library_and_lists_the_error
 async fn stats_count_what_was_sent() {
     init_logs();
     let engine = engine();
-    let s = setup("\n[rate_limits]\nper_user = 3\n").await;
+    let s = setup("\n[rate_limits]\nper_user = 4\n").await;
     let running = s.bot.start().await;
     s.wait_ready().await;
     let bob_group = s.bob_group();
+    // A refusal (commands count against bob's limit of 4 per minute: this is the first).
+    ask(&s.bob, &bob_group, &s.bot.user_id, "!kratom stats").await;
 
     let questions = [
         "is kratom legal in the US?",
@@ -508,15 +515,14 @@ async fn stats_count_what_was_sent() {
             .or_default() += 1;
         ask(&s.bob, &bob_group, &s.bot.user_id, &format!("!kratom {q}")).await;
     }
-    // Over bob's limit of 3 per minute: dropped.
+    // Over bob's limit of 4 per minute: a question and a command, both dropped.
     let dropped = send_text(
         &bob_group,
         "!kratom does kratom show up on drug tests?",
         &[],
     )
     .await;
-    // A refusal.
-    ask(&s.bob, &bob_group, &s.bot.user_id, "!kratom stats").await;
+    let dropped_command = send_text(&bob_group, "!kratom help", &[]).await;
     // A crisis: replied to despite the limit, and alerted.
     let crisis = "honestly I want to kill myself, I can't go on";
     *expected.entry("crisis".into()).or_default() += 1;
@@ -529,7 +535,13 @@ async fn stats_count_what_was_sent() {
     .await;
     assert!(
         s.bob.replies_to(&s.bot.user_id, &dropped).is_empty(),
-        "the 4th question was answered"
+        "the question over the limit was answered"
+    );
+    assert!(
+        s.bob
+            .replies_to(&s.bot.user_id, &dropped_command)
+            .is_empty(),
+        "the command over the limit was answered"
     );
 
     let stats = ask(&s.alice, &s.mods, &s.bot.user_id, "!kratom stats").await;
@@ -544,7 +556,7 @@ async fn stats_count_what_was_sent() {
     }
     assert!(stats.contains("\nCrisis replies: 1\n"), "{stats}");
     assert!(stats.contains("\nAlerts: 1\n"), "{stats}");
-    assert!(stats.contains("\nRate-limited drops: 1\n"), "{stats}");
+    assert!(stats.contains("\nRate-limited drops: 2\n"), "{stats}");
     assert!(stats.ends_with("\nRefusals: 1"), "{stats}");
     let one_day = ask(&s.alice, &s.mods, &s.bot.user_id, "!kratom stats 1").await;
     assert!(one_day.starts_with("Last 1 day:") && one_day.contains("Refusals: 1"));

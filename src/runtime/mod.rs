@@ -275,6 +275,18 @@ impl Bot {
             Verdict::Answer { via, question } => (question, Some(via)),
             Verdict::CrisisWatch { text } => (text, None),
             Verdict::Command(parsed) => {
+                // Commands count against the same limits as questions: past them, quiet.
+                let outcome = lock(&self.limiter).check(
+                    ev.sender.as_str(),
+                    room_id.as_str(),
+                    false,
+                    Instant::now(),
+                );
+                if !outcome.allowed() {
+                    tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, "command rate limited; not answered");
+                    self.count(Counter::RateLimited, None);
+                    return;
+                }
                 let ctx = moderation::CommandMessage {
                     room,
                     ev,
@@ -298,6 +310,28 @@ impl Bot {
                 self.alert(AlertKind::CheckIn, room, ev, d, question, is_dm)
                     .await;
             }
+            return;
+        }
+        if d.crisis && !lock(&self.limiter).admit_crisis_reply(ev.sender.as_str(), Instant::now()) {
+            // The same person's crisis reply went out within the window; the alert still goes.
+            tracing::info!(room = %room_id, event = %ev.event_id, "repeat crisis message; reply already sent in this window");
+            self.count(Counter::RateLimited, None);
+            let _ = self.store.mark_answered(
+                room_id.as_str(),
+                ev.event_id.as_str(),
+                None,
+                "crisis-repeat",
+                now_ms(),
+            );
+            self.alert(
+                AlertKind::Crisis { reply_sent: true },
+                room,
+                ev,
+                d,
+                question,
+                is_dm,
+            )
+            .await;
             return;
         }
         let (outcome, admission) = lock(&self.limiter).admit(

@@ -51,6 +51,9 @@ pub struct RateLimiter {
     rooms: HashMap<String, VecDeque<Instant>>,
     /// When each user was last sent the over-the-limit notice.
     notices: HashMap<String, Instant>,
+    /// When each user last got a crisis reply.
+    crisis_replies: HashMap<String, Instant>,
+    crisis_window: Duration,
 }
 
 impl RateLimiter {
@@ -67,7 +70,29 @@ impl RateLimiter {
             users: HashMap::new(),
             rooms: HashMap::new(),
             notices: HashMap::new(),
+            crisis_replies: HashMap::new(),
+            crisis_window: Duration::from_secs(config.crisis_reply_window_secs),
         }
+    }
+
+    /// Whether to send a crisis reply to `user` now: the first always, then one per window (the
+    /// moderator alert and the reply already sent cover the rest, and a flood of crisis phrases
+    /// cannot spend the bot's send budget). Records the reply when it says yes.
+    pub fn admit_crisis_reply(&mut self, user: &str, now: Instant) -> bool {
+        let window = self.crisis_window;
+        if self
+            .crisis_replies
+            .get(user)
+            .is_some_and(|t| now.duration_since(*t) < window)
+        {
+            return false;
+        }
+        self.crisis_replies.insert(user.to_owned(), now);
+        if self.crisis_replies.len() > 10_000 {
+            self.crisis_replies
+                .retain(|_, t| now.duration_since(*t) < window);
+        }
+        true
     }
 
     /// Checks one message and says what to do with it: answer, send the over-the-limit notice (a
@@ -163,7 +188,22 @@ mod tests {
             per_user_window_secs: 60,
             per_room,
             per_room_window_secs: 60,
+            crisis_reply_window_secs: 600,
         })
+    }
+
+    #[test]
+    fn one_crisis_reply_per_person_per_window() {
+        let mut rl = limiter(100, 100);
+        let t0 = Instant::now();
+        assert!(
+            rl.admit_crisis_reply("@a", t0),
+            "the first is never dropped"
+        );
+        assert!(!rl.admit_crisis_reply("@a", t0 + Duration::from_secs(1)));
+        assert!(rl.admit_crisis_reply("@b", t0), "others are separate");
+        assert!(!rl.admit_crisis_reply("@a", t0 + Duration::from_secs(599)));
+        assert!(rl.admit_crisis_reply("@a", t0 + Duration::from_secs(600)));
     }
 
     #[test]
@@ -267,6 +307,7 @@ mod tests {
             per_user_window_secs: 300,
             per_room: 10,
             per_room_window_secs: 60,
+            crisis_reply_window_secs: 600,
         });
         assert_eq!(
             rl.notice_text(),
