@@ -46,14 +46,7 @@ async fn setup(extra: &str) -> Setup {
         .create_room(req)
         .await
         .expect("create mods room");
-    let mut req = CreateRoomRequest::new();
-    req.invite = vec![bot.user_id.clone(), bob.user_id.clone()];
-    req.name = Some("Kratom support".into());
-    let group = alice.client.create_room(req).await.expect("create group");
-    bob.client
-        .join_room_by_id(group.room_id())
-        .await
-        .expect("bob joins");
+    let group = support_room(&alice, &bot.user_id, &bob).await;
     Setup {
         bot,
         alice,
@@ -61,6 +54,19 @@ async fn setup(extra: &str) -> Setup {
         mods,
         group,
     }
+}
+
+/// The group room "Kratom support": alice creates it (power 100), the bot is invited, bob joins.
+async fn support_room(alice: &TestUser, bot: &UserId, bob: &TestUser) -> Room {
+    let mut req = CreateRoomRequest::new();
+    req.invite = vec![bot.to_owned(), bob.user_id.clone()];
+    req.name = Some("Kratom support".into());
+    let group = alice.client.create_room(req).await.expect("create group");
+    bob.client
+        .join_room_by_id(group.room_id())
+        .await
+        .expect("bob joins");
+    group
 }
 
 impl Setup {
@@ -645,14 +651,7 @@ async fn a_management_room_given_by_a_server_less_id_gets_alerts_with_a_via() {
     mods.invite_user_by_id(&bot.user_id)
         .await
         .expect("invite bot");
-    let mut req = CreateRoomRequest::new();
-    req.invite = vec![bot.user_id.clone(), bob.user_id.clone()];
-    req.name = Some("Kratom support".into());
-    let group = alice.client.create_room(req).await.expect("create group");
-    bob.client
-        .join_room_by_id(group.room_id())
-        .await
-        .expect("bob joins");
+    let group = support_room(&alice, &bot.user_id, &bob).await;
     let running = bot.start().await;
     alice.wait_joined(&mods_id, &bot.user_id).await;
     alice.wait_joined(group.room_id(), &bot.user_id).await;

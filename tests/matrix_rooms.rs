@@ -9,10 +9,15 @@ use support::*;
 
 /// A group room with alice (creator), bob and the bot, everyone joined.
 async fn group(bot: &TestBot) -> (TestUser, TestUser, Room) {
+    group_flagged(bot, false).await
+}
+
+/// `group`, with the invites' `is_direct` flag set as given.
+async fn group_flagged(bot: &TestBot, is_direct: bool) -> (TestUser, TestUser, Room) {
     let alice = TestUser::new("alice").await;
     let bob = TestUser::new("bob").await;
     let room = alice
-        .create_room(&[&bot.user_id, &bob.user_id], false, false)
+        .create_room(&[&bot.user_id, &bob.user_id], false, is_direct)
         .await;
     bob.client
         .join_room_by_id(room.room_id())
@@ -162,17 +167,7 @@ async fn an_is_direct_flag_on_a_three_member_room_does_not_make_it_a_dm() {
     init_logs();
     let bot = TestBot::new("").await;
     let running = bot.start().await;
-    let alice = TestUser::new("alice").await;
-    let bob = TestUser::new("bob").await;
-    let room = alice
-        .create_room(&[&bot.user_id, &bob.user_id], false, true)
-        .await;
-    bob.client
-        .join_room_by_id(room.room_id())
-        .await
-        .expect("bob joins");
-    alice.wait_joined(room.room_id(), &bot.user_id).await;
-    alice.wait_joined(room.room_id(), &bob.user_id).await;
+    let (alice, _bob, room) = group_flagged(&bot, true).await;
 
     let chatter = send_text(&room, "anyone tried red maeng da for energy?", &[]).await;
     // Addressed, so answered; the bot handles a room in order, so this is also a barrier.
@@ -183,4 +178,57 @@ async fn an_is_direct_flag_on_a_three_member_room_does_not_make_it_a_dm() {
         "unaddressed chatter in a three-member room was answered as if it were a DM"
     );
     running.stop().await.expect("clean stop");
+}
+
+/// Privacy: a message's text never reaches the bot's files under default settings. A marker is
+/// asked in a group room, answered, and then searched for in every file of the data directory
+/// (the bot's database and the SDK's stores).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_message_text_is_written_to_the_data_directory() {
+    init_logs();
+    let bot = TestBot::new("").await;
+    let running = bot.start().await;
+    let (alice, _bob, room) = group(&bot).await;
+    let marker = format!("zq{}marker", unique("privacy").replace(['-', '_'], ""));
+    let q = send_text(
+        &room,
+        &format!("!kratom is kratom legal in ohio {marker}"),
+        &[],
+    )
+    .await;
+    alice.wait_reply(&bot.user_id, &q).await;
+    running.stop().await.expect("clean stop");
+    let mut files = vec![bot.data_dir().to_owned()];
+    let mut scanned = 0;
+    // Positive control: what the bot does keep (the room id) is found by the same scan.
+    let room_id = room.room_id().as_str().as_bytes().to_vec();
+    let mut room_id_found = false;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).expect("read dir").flatten() {
+                files.push(entry.path());
+            }
+            continue;
+        }
+        // SQLite removes its -wal/-shm files once checkpointed into the database (scanned too).
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => panic!("cannot read {}: {e}", path.display()),
+        };
+        scanned += 1;
+        room_id_found |= bytes
+            .windows(room_id.len())
+            .any(|w| w == room_id.as_slice());
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "the message text was written to {}",
+            path.display()
+        );
+    }
+    assert!(scanned >= 3, "scanned only {scanned} files");
+    assert!(
+        room_id_found,
+        "the scan did not find the room id the bot keeps"
+    );
 }

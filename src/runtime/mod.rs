@@ -195,6 +195,18 @@ impl Bot {
         s
     }
 
+    /// A message deliberately left unanswered (a limit): counted, and recorded as handled so
+    /// that catch-up after a restart does not answer it later either.
+    fn record_dropped(&self, ev: &OriginalSyncRoomMessageEvent, room_id: &str, why: &str) {
+        self.count(Counter::RateLimited, None);
+        if let Err(e) = self
+            .store
+            .mark_answered(room_id, ev.event_id.as_str(), None, why, now_ms())
+        {
+            tracing::warn!(error = %e, "cannot record a dropped message");
+        }
+    }
+
     fn count(&self, counter: Counter, topic: Option<&str>) {
         if let Err(e) = self.store.count(counter, topic, now_ms()) {
             tracing::warn!(error = %e, "cannot update a counter");
@@ -315,14 +327,7 @@ impl Bot {
         if d.crisis && !lock(&self.limiter).admit_crisis_reply(ev.sender.as_str(), Instant::now()) {
             // The same person's crisis reply went out within the window; the alert still goes.
             tracing::info!(room = %room_id, event = %ev.event_id, "repeat crisis message; reply already sent in this window");
-            self.count(Counter::RateLimited, None);
-            let _ = self.store.mark_answered(
-                room_id.as_str(),
-                ev.event_id.as_str(),
-                None,
-                "crisis-repeat",
-                now_ms(),
-            );
+            self.record_dropped(ev, room_id.as_str(), "crisis-repeat");
             self.alert(
                 AlertKind::Crisis { reply_sent: true },
                 room,
@@ -343,18 +348,10 @@ impl Bot {
         );
         if admission != Admission::Answer {
             tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, ?admission, "rate limited; not answered");
-            self.count(Counter::RateLimited, None);
             if admission == Admission::Notice {
                 self.send_limit_notice(room, ev, &settings.region).await;
             }
-            // Recorded so that catch-up after a restart does not answer it later either.
-            let _ = self.store.mark_answered(
-                room_id.as_str(),
-                ev.event_id.as_str(),
-                None,
-                "rate-limited",
-                now_ms(),
-            );
+            self.record_dropped(ev, room_id.as_str(), "rate-limited");
             return;
         }
         let content = reply::build(
