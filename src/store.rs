@@ -237,6 +237,19 @@ impl Store {
         Ok(())
     }
 
+    /// The bot's reply to `event_id` in `room_id`, if it sent one.
+    pub fn reply_to(&self, room_id: &str, event_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT reply_event_id FROM answered WHERE room_id = ?1 AND event_id = ?2",
+                params![room_id, event_id],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Whether `event_id` is one of the bot's own replies (for "a reply to the bot" addressing).
     pub fn is_own_reply(&self, event_id: &str) -> Result<bool> {
         let found = self
@@ -547,6 +560,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_reply_to_a_question() -> Result<()> {
+        let s = Store::open_in_memory()?;
+        s.mark_answered("!r:x", "$q", Some("$reply"), "legality", 1)?;
+        s.mark_answered("!r:x", "$dropped", None, "rate-limited", 1)?;
+        assert_eq!(s.reply_to("!r:x", "$q")?.as_deref(), Some("$reply"));
+        assert_eq!(s.reply_to("!r:x", "$dropped")?, None);
+        assert_eq!(s.reply_to("!r:x", "$unknown")?, None);
+        Ok(())
+    }
 
     #[test]
     fn answered_is_recorded_once() -> Result<()> {

@@ -232,3 +232,34 @@ async fn no_message_text_is_written_to_the_data_directory() {
         "the scan did not find the room id the bot keeps"
     );
 }
+
+/// A question its author redacts takes the bot's answer with it: a reply left under a removed
+/// message still tells the room what the person asked about.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redacted_question_takes_its_answer_with_it() {
+    init_logs();
+    let bot = TestBot::new("").await;
+    let running = bot.start().await;
+    let (alice, _bob, room) = group(&bot).await;
+    let q = send_text(&room, "i want to die, i can't do this anymore", &[]).await;
+    let reply = alice.wait_reply(&bot.user_id, &q).await;
+    room.redact(&q, Some("posted by mistake"), None)
+        .await
+        .expect("redact the question");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ev = room
+            .event(&reply.event.event_id, None)
+            .await
+            .expect("fetch the reply");
+        if ev.raw().json().get().contains("redacted_because") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the bot's reply to a redacted question is still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    running.stop().await.expect("clean stop");
+}

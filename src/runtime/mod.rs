@@ -17,6 +17,7 @@ use matrix_sdk::config::SyncSettings;
 use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation,
 };
+use matrix_sdk::ruma::events::room::redaction::SyncRoomRedactionEvent;
 use matrix_sdk::ruma::events::{
     AnySyncMessageLikeEvent, AnySyncTimelineEvent, SyncMessageLikeEvent,
 };
@@ -133,11 +134,19 @@ impl Bot {
         raw: &Raw<AnySyncTimelineEvent>,
         origin: Origin,
     ) {
-        let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
-            SyncMessageLikeEvent::Original(ev),
-        ))) = raw.deserialize()
-        else {
-            return;
+        let ev = match raw.deserialize() {
+            Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncMessageLikeEvent::Original(ev),
+            ))) => ev,
+            Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomRedaction(
+                SyncRoomRedactionEvent::Original(r),
+            ))) => {
+                if let Some(target) = r.redacts.as_deref().or(r.content.redacts.as_deref()) {
+                    self.withdraw_reply(room, target).await;
+                }
+                return;
+            }
+            _ => return,
         };
         let ts: i64 = ev.origin_server_ts.0.into();
         let age = ev.unsigned.age.map(i64::from);
@@ -193,6 +202,36 @@ impl Bot {
             }
         }
         s
+    }
+
+    /// When a question is redacted, its answer goes too: a reply left under a removed message
+    /// still says what the person asked about (a crisis reply most of all).
+    async fn withdraw_reply(&self, room: &Room, question: &EventId) {
+        let reply = match self
+            .store
+            .reply_to(room.room_id().as_str(), question.as_str())
+        {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look up the reply to a redacted message");
+                return;
+            }
+        };
+        let Ok(reply) = EventId::parse(&reply) else {
+            return;
+        };
+        match room
+            .redact(&reply, Some("the question was removed"), None)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(room = %room.room_id(), question = %question, reply = %reply, "question redacted; reply withdrawn")
+            }
+            Err(e) => {
+                tracing::warn!(room = %room.room_id(), error = %e, "could not withdraw the reply to a redacted question")
+            }
+        }
     }
 
     /// A message deliberately left unanswered (a limit): counted, and recorded as handled so
