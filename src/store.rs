@@ -237,6 +237,18 @@ impl Store {
         Ok(())
     }
 
+    /// The topic recorded when `event_id` was handled (or why it was not answered), if it was.
+    pub fn answered_topic(&self, room_id: &str, event_id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT topic FROM answered WHERE room_id = ?1 AND event_id = ?2",
+                params![room_id, event_id],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?)
+    }
+
     /// The bot's reply to `event_id` in `room_id`, if it sent one.
     pub fn reply_to(&self, room_id: &str, event_id: &str) -> Result<Option<String>> {
         Ok(self
@@ -569,6 +581,8 @@ mod tests {
         assert_eq!(s.reply_to("!r:x", "$q")?.as_deref(), Some("$reply"));
         assert_eq!(s.reply_to("!r:x", "$dropped")?, None);
         assert_eq!(s.reply_to("!r:x", "$unknown")?, None);
+        assert_eq!(s.answered_topic("!r:x", "$q")?.as_deref(), Some("legality"));
+        assert_eq!(s.answered_topic("!r:x", "$unknown")?, None);
         Ok(())
     }
 

@@ -263,3 +263,25 @@ async fn a_redacted_question_takes_its_answer_with_it() {
     }
     running.stop().await.expect("clean stop");
 }
+
+/// A message edited into a crisis statement gets the crisis reply (as a reply to the message
+/// people see), although the original, ordinary and unaddressed, got nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_edited_into_a_crisis_gets_the_crisis_reply() {
+    use matrix_sdk::ruma::events::room::message::ReplacementMetadata;
+    init_logs();
+    let bot = TestBot::new("").await;
+    let running = bot.start().await;
+    let (alice, _bob, room) = group(&bot).await;
+    let original = send_text(&room, "anyone tried red maeng da for energy?", &[]).await;
+    let edit = RoomMessageEventContent::text_plain("honestly i want to kill myself tonight")
+        .make_replacement(ReplacementMetadata::new(original.clone(), None));
+    room.send(edit).await.expect("send the edit");
+    let reply = alice.wait_reply(&bot.user_id, &original).await;
+    assert!(
+        reply.event.content.body().contains("988"),
+        "not the crisis reply: {}",
+        reply.event.content.body()
+    );
+    running.stop().await.expect("clean stop");
+}

@@ -99,8 +99,16 @@ pub fn decide(msg: &Message<'_>, bot: &BotIdentity<'_>, room: RoomView) -> Verdi
         MsgKind::Other => return Verdict::Ignore(IgnoreReason::NotText),
         MsgKind::Text | MsgKind::Emote => {}
     }
+    // An edit is never a new question (that would answer twice), but a message edited into a
+    // crisis statement must not go unseen: watch it where crisis watch applies (and in DMs).
     if msg.is_edit {
-        return Verdict::Ignore(IgnoreReason::Edit);
+        return if room.crisis_watch || room.is_dm {
+            Verdict::CrisisWatch {
+                text: msg.body.trim().to_owned(),
+            }
+        } else {
+            Verdict::Ignore(IgnoreReason::Edit)
+        };
     }
     if msg.sender_ignored {
         return Verdict::Ignore(IgnoreReason::IgnoredUser);
@@ -428,7 +436,20 @@ mod tests {
             is_edit: true,
             ..msg("!kratom hi")
         };
-        assert_eq!(decide(&edit, &BOT, DM), Verdict::Ignore(IgnoreReason::Edit));
+        // Watched (never answered as a question), where crisis watch applies and in DMs.
+        assert!(matches!(
+            decide(&edit, &BOT, DM),
+            Verdict::CrisisWatch { .. }
+        ));
+        let unwatched = RoomView {
+            is_dm: false,
+            mode: RoomMode::All,
+            crisis_watch: false,
+        };
+        assert_eq!(
+            decide(&edit, &BOT, unwatched),
+            Verdict::Ignore(IgnoreReason::Edit)
+        );
         let ignored = Message {
             sender_ignored: true,
             ..msg("!kratom hi")

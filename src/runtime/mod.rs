@@ -260,7 +260,13 @@ impl Bot {
         if let Ok(Some(region)) = self.store.user_region(ev.sender.as_str()) {
             settings.region = region;
         }
-        let (kind, body, formatted) = match &ev.content.msgtype {
+        // An edit is read as its new text (the body of an edit event is a "* ..." fallback).
+        let edited = match &ev.content.relates_to {
+            Some(Relation::Replacement(r)) => Some(r),
+            _ => None,
+        };
+        let msgtype = edited.map_or(&ev.content.msgtype, |r| &r.new_content.msgtype);
+        let (kind, body, formatted) = match msgtype {
             MessageType::Text(t) => (MsgKind::Text, t.body.as_str(), t.formatted.as_ref()),
             MessageType::Emote(t) => (MsgKind::Emote, t.body.as_str(), t.formatted.as_ref()),
             MessageType::Notice(t) => (MsgKind::Notice, t.body.as_str(), t.formatted.as_ref()),
@@ -302,7 +308,7 @@ impl Bot {
             kind,
             body,
             formatted_body: formatted.as_deref(),
-            is_edit: matches!(ev.content.relates_to, Some(Relation::Replacement(_))),
+            is_edit: edited.is_some(),
             is_reply: reply_to.is_some(),
             mentions: mentions.as_deref(),
             replies_to_bot,
@@ -355,6 +361,17 @@ impl Bot {
         let triage_ms = triage_started.elapsed().as_millis() as u64;
         let d = &reply.decision;
         let urgent = d.crisis || d.emergency;
+        if let Some(r) = edited {
+            // The original already got the urgent reply: the edit needs no second one.
+            let original = self
+                .store
+                .answered_topic(room_id.as_str(), r.event_id.as_str())
+                .ok()
+                .flatten();
+            if !urgent || matches!(original.as_deref(), Some("crisis" | "emergency")) {
+                return;
+            }
+        }
         if via.is_none() && !urgent {
             // Weaker signs nobody addressed to the bot: no public post, a quiet check-in alert.
             if d.concern && !is_dm {
@@ -393,13 +410,9 @@ impl Bot {
             self.record_dropped(ev, room_id.as_str(), "rate-limited");
             return;
         }
-        let content = reply::build(
-            &reply.plain,
-            &reply.html,
-            &ev.event_id,
-            &ev.sender,
-            thread_of(ev),
-        );
+        // An edited message is answered as a reply to the message people see, not to the edit.
+        let target = edited.map_or(&ev.event_id, |r| &r.event_id);
+        let content = reply::build(&reply.plain, &reply.html, target, &ev.sender, thread_of(ev));
         let sent = match reply::send(room, content, reply::transaction_id(&ev.event_id), urgent)
             .await
         {
