@@ -369,11 +369,13 @@ impl Store {
     }
 
     /// Any pending events, oldest first (periodic retry).
+    /// Up to `limit` parked events, newest first: old ones that never decrypt must not starve
+    /// new ones.
     pub fn pending_all(&self, limit: u32) -> Result<Vec<PendingEvent>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT room_id, event_id, origin_ts, event_json FROM pending_decryption
-             ORDER BY origin_ts LIMIT ?1",
+             ORDER BY origin_ts DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit], |r| {
             Ok(PendingEvent {
@@ -556,14 +558,18 @@ impl Store {
     /// Drops bookkeeping older than the cut-offs: answered ids past any possible re-delivery and
     /// pending events too old to be answered anyway.
     pub fn prune(&self, answered_before_ms: i64, pending_before_ms: i64) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
+        self.conn().execute(
             "DELETE FROM answered WHERE answered_at < ?1",
             params![answered_before_ms],
         )?;
-        conn.execute(
+        self.prune_pending(pending_before_ms)
+    }
+
+    /// Drops parked encrypted events too old to be answered once decrypted.
+    pub fn prune_pending(&self, before_ms: i64) -> Result<()> {
+        self.conn().execute(
             "DELETE FROM pending_decryption WHERE origin_ts < ?1",
-            params![pending_before_ms],
+            params![before_ms],
         )?;
         Ok(())
     }
@@ -618,7 +624,17 @@ mod tests {
         };
         s.add_pending(&ev, "sess")?;
         assert_eq!(s.pending_for_session("!r:x", "sess")?.len(), 1);
+        let newer = PendingEvent {
+            event_id: "$newer".into(),
+            origin_ts: 200,
+            ..ev.clone()
+        };
+        s.add_pending(&newer, "other")?;
+        // Newest first, so dead old events cannot starve new ones.
+        assert_eq!(s.pending_all(1)?[0].event_id, "$newer");
         s.prune(0, 101)?;
+        assert_eq!(s.pending_count()?, 1);
+        s.prune_pending(201)?;
         assert_eq!(s.pending_count()?, 0);
         Ok(())
     }

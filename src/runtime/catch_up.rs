@@ -25,6 +25,7 @@ pub async fn backfill(bot: &Arc<Bot>, room: &Room, prev_batch: Option<&str>) -> 
         .ok()
         .flatten();
     let mut out = Vec::new();
+    let mut reached_the_end = false;
     'pages: for _ in 0..MAX_PAGES {
         let mut options = MessagesOptions::backward().from(from.as_str());
         options.limit = uint!(50);
@@ -41,16 +42,31 @@ pub async fn backfill(bot: &Arc<Bot>, room: &Room, prev_batch: Option<&str>) -> 
                 .as_ref()
                 .is_some_and(|(id, _)| ev.event_id().is_some_and(|e| e.as_str() == id));
             if is_cursor || ts < cutoff {
+                reached_the_end = true;
                 break 'pages;
             }
             out.push(ev);
         }
         match page.end {
             Some(end) => from = end,
-            None => break,
+            None => {
+                // The start of the room: nothing older to miss.
+                reached_the_end = true;
+                break;
+            }
         }
     }
     out.reverse();
-    tracing::info!(room = %room.room_id(), events = out.len(), "backfilled a timeline gap");
+    if reached_the_end {
+        tracing::info!(room = %room.room_id(), events = out.len(), "backfilled a timeline gap");
+    } else {
+        // Said out loud: older messages in the window were not read, so some may go unanswered.
+        tracing::warn!(
+            room = %room.room_id(),
+            events = out.len(),
+            pages = MAX_PAGES,
+            "timeline gap longer than the backfill limit; older messages in the window were not read"
+        );
+    }
     out
 }

@@ -198,11 +198,20 @@ pub async fn watch_late_keys(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>)
                     }
                 }
                 // Lagged: some notifications were lost; retry everything parked.
-                Some(Err(_)) => retry(&bot, bot.store.pending_all(200).unwrap_or_default()).await,
+                Some(Err(_)) => retry_parked(&bot).await,
             },
-            _ = tick.tick() => retry(&bot, bot.store.pending_all(200).unwrap_or_default()).await,
+            _ = tick.tick() => retry_parked(&bot).await,
         }
     }
+}
+
+/// Prunes what is too old to answer, then retries the newest parked events.
+async fn retry_parked(bot: &Arc<Bot>) {
+    let window = bot.config.catch_up_window().as_millis() as i64;
+    if let Err(e) = bot.store.prune_pending(super::now_ms() - window) {
+        tracing::warn!(error = %e, "cannot prune parked encrypted events");
+    }
+    retry(bot, bot.store.pending_all(200).unwrap_or_default()).await;
 }
 
 async fn retry(bot: &Arc<Bot>, pending: Vec<PendingEvent>) {
@@ -222,10 +231,12 @@ async fn retry(bot: &Arc<Bot>, pending: Vec<PendingEvent>) {
         match room.decrypt_event(&raw, None).await {
             Ok(ev) if ev.kind.is_utd() => {}
             Ok(ev) => {
-                let _ = bot.store.remove_pending(&p.room_id, &p.event_id);
                 tracing::info!(room = %p.room_id, event = %p.event_id, "decrypted after a late key");
                 bot.handle_timeline_event(&room, ev.raw(), super::Origin::LateKey)
                     .await;
+                // Removed only once handled: a crash in between retries it (the answered table
+                // keeps that exactly-once).
+                let _ = bot.store.remove_pending(&p.room_id, &p.event_id);
             }
             Err(e) => tracing::debug!(error = %e, event = %p.event_id, "still undecryptable"),
         }
