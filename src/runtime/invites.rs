@@ -11,12 +11,26 @@ use super::{lock, Bot};
 /// Synapse can reject a join that follows the invite too closely; retry with backoff.
 const JOIN_ATTEMPTS: u32 = 8;
 
+/// Invites handled at once; the rest wait their turn.
+pub const CONCURRENT_JOINS: usize = 4;
+/// Invites waiting at most: past this, an invite flood is declined by being ignored (logged).
+const MAX_QUEUED_INVITES: usize = 500;
+
 /// Handles an invite in the background (idempotent: the same invite may be seen twice).
 pub fn spawn_join(bot: Arc<Bot>, room_id: OwnedRoomId) {
-    if !lock(&bot.joining).insert(room_id.clone()) {
-        return;
+    {
+        let mut joining = lock(&bot.joining);
+        if joining.len() >= MAX_QUEUED_INVITES {
+            tracing::warn!(room = %room_id, queued = joining.len(), "too many invites waiting; ignoring this one");
+            return;
+        }
+        if !joining.insert(room_id.clone()) {
+            return;
+        }
     }
     tokio::spawn(async move {
+        // The semaphore is never closed, so acquiring only fails if it were; then go ahead.
+        let _slot = bot.join_slots.acquire().await.ok();
         handle_invite(&bot, &room_id).await;
         lock(&bot.joining).remove(&room_id);
     });

@@ -91,6 +91,8 @@ pub struct Bot {
     inflight: Mutex<HashSet<String>>,
     /// Rooms with a join in progress.
     pub(crate) joining: Mutex<HashSet<OwnedRoomId>>,
+    /// Joins under way at once (an invite flood must not become a flood of requests).
+    pub(crate) join_slots: tokio::sync::Semaphore,
     /// One crisis alert per person per window.
     alerts: Mutex<AlertThrottle>,
     /// One check-in suggestion per person per window (separate, so it never delays a crisis alert).
@@ -609,6 +611,7 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         display_name,
         inflight: Mutex::new(HashSet::new()),
         joining: Mutex::new(HashSet::new()),
+        join_slots: tokio::sync::Semaphore::new(invites::CONCURRENT_JOINS),
         alerts: Mutex::new(AlertThrottle::new(alert_window)),
         check_ins: Mutex::new(AlertThrottle::new(alert_window)),
         management_room: tokio::sync::Mutex::new(None),
@@ -632,6 +635,9 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
     })
 }
 
+/// How long a shutdown may wait for work in flight.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+
 /// Runs the bot until `shutdown` completes or the sync loop fails for good.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let handle = start(config).await?;
@@ -645,7 +651,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         () = &mut shutdown => {
             tracing::info!("shutting down");
             let _ = stop_tx.send(true);
-            task.await.context("bot task panicked")?
+            // Bounded: systemd sends SIGKILL 90 s after SIGTERM. Whatever was not finished is
+            // answered after the restart (the answered table and transaction ids keep it once).
+            match tokio::time::timeout(DRAIN_LIMIT, &mut task).await {
+                Ok(result) => result.context("bot task panicked")?,
+                Err(_) => {
+                    tracing::warn!(limit_s = DRAIN_LIMIT.as_secs(), "shutdown drain took too long; stopping now");
+                    task.abort();
+                    Ok(())
+                }
+            }
         }
         result = &mut task => result.context("bot task panicked")?,
     }

@@ -122,13 +122,13 @@ pub async fn run(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>) -> anyhow::
     }
 }
 
-/// Lazy-loaded members: the homeserver then sends the room summary (member counts), which DM
-/// detection and "leave when alone" rely on, and big rooms cost less.
 /// Events per room per sync response. Without a limit a busy room comes back `limited` at the
 /// server's default (often 10) and every gap costs page requests one after another; with it, a
 /// burst after a restart usually fits in the sync response itself.
 const TIMELINE_LIMIT: u32 = 50;
 
+/// Lazy-loaded members: the homeserver then sends the room summary (member counts), which DM
+/// detection and "leave when alone" rely on, and big rooms cost less.
 fn sync_filter() -> Filter {
     let mut filter = FilterDefinition::with_lazy_loading();
     filter.room.timeline.limit = Some(TIMELINE_LIMIT.into());
