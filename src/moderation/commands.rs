@@ -72,7 +72,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "reload",
         "reload",
-        "moderators: re-read the responses (kept if they have errors)",
+        "management room or bot admins: re-read the responses (refused, old ones kept, if the new ones have errors)",
     ),
     ("pause", "pause", "moderators: stop answering in this room"),
     ("resume", "resume", "moderators: answer again in this room"),
@@ -89,7 +89,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "stats",
         "stats [days]",
-        "moderators: answers by topic, crisis replies, alerts, drops, refusals",
+        "management room or bot admins: answers by topic, crisis replies, alerts, drops, refusals",
     ),
 ];
 
