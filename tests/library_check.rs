@@ -256,9 +256,15 @@ fn bad_corpus_label_names_the_line() {
 
 #[test]
 fn learned_thresholds_out_of_order_name_the_line() {
-    Fixture::new()
-        .edit("crisis/learned.toml", |t| {
-            t.replace("concern = 0.40", "concern = 0.95")
-        })
-        .fails_with("crisis/learned.toml", 13, "concern is the weaker tier");
+    let f = Fixture::new();
+    f.edit("crisis/learned.toml", |t| {
+        t.replace("concern = 0.40", "concern = 0.95")
+    });
+    let text = std::fs::read_to_string(f.root.join("crisis/learned.toml")).expect("read");
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("concern = 0.95"))
+        .expect("edited line")
+        + 1;
+    f.fails_with("crisis/learned.toml", line, "concern is the weaker tier");
 }
