@@ -42,6 +42,15 @@ impl Fixture {
         self
     }
 
+    /// The 1-based line of `file` (as edited) that contains `needle`.
+    fn line_of(&self, file: &str, needle: &str) -> usize {
+        let text = std::fs::read_to_string(self.root.join(file)).expect("fixture file");
+        text.lines()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line of {file} contains {needle:?}"))
+            + 1
+    }
+
     fn check(&self) -> (bool, String) {
         let out = Command::new(env!("CARGO_BIN_EXE_kratom-bot"))
             .arg("check")
@@ -217,12 +226,7 @@ fn bad_crisis_pattern_names_the_line() {
     f.edit("crisis/crisis.toml", |t| {
         t.replacen("patterns = [\n", "patterns = [\n  '(unclosed',\n", 1)
     });
-    let text = std::fs::read_to_string(f.root.join("crisis/crisis.toml")).expect("read");
-    let line = text
-        .lines()
-        .position(|l| l.contains("'(unclosed'"))
-        .expect("line")
-        + 1;
+    let line = f.line_of("crisis/crisis.toml", "'(unclosed'");
     f.fails_with("crisis/crisis.toml", line, "not a valid regular expression");
 }
 
@@ -245,12 +249,7 @@ fn bad_corpus_label_names_the_line() {
     f.edit("crisis/corpus/train-t3.toml", |t| {
         t.replacen("label = \"emergency\"", "label = \"urgent\"", 1)
     });
-    let text = std::fs::read_to_string(f.root.join("crisis/corpus/train-t3.toml")).expect("read");
-    let line = text
-        .lines()
-        .position(|l| l.contains("\"urgent\""))
-        .expect("edited line")
-        + 1;
+    let line = f.line_of("crisis/corpus/train-t3.toml", "\"urgent\"");
     f.fails_with("crisis/corpus/train-t3.toml", line, "label `urgent`");
 }
 
@@ -260,11 +259,6 @@ fn learned_thresholds_out_of_order_name_the_line() {
     f.edit("crisis/learned.toml", |t| {
         t.replace("concern = 0.40", "concern = 0.95")
     });
-    let text = std::fs::read_to_string(f.root.join("crisis/learned.toml")).expect("read");
-    let line = text
-        .lines()
-        .position(|l| l.starts_with("concern = 0.95"))
-        .expect("edited line")
-        + 1;
+    let line = f.line_of("crisis/learned.toml", "concern = 0.95");
     f.fails_with("crisis/learned.toml", line, "concern is the weaker tier");
 }
