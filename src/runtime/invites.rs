@@ -8,7 +8,7 @@ use matrix_sdk::{Room, RoomState};
 
 use super::{lock, Bot};
 
-/// Synapse can reject a join that follows the invite too closely; retry with backoff.
+/// Synapse can reject a join (or decline) that follows the invite too closely; retry with backoff.
 const JOIN_ATTEMPTS: u32 = 8;
 
 /// Invites handled at once; the rest wait their turn.
@@ -52,26 +52,36 @@ async fn handle_invite(bot: &Bot, room_id: &OwnedRoomId) {
     };
     if !bot.config.invite_allowed(&inviter) {
         tracing::info!(room = %room_id, %inviter, "declining an invite from outside the allowlist");
-        if let Err(e) = room.leave().await {
-            tracing::warn!(room = %room_id, error = %e, "cannot decline the invite");
+        if retried(room_id, "decline", || room.leave()).await {
+            tracing::info!(room = %room_id, %inviter, "declined");
         }
         return;
     }
+    if retried(room_id, "join", || room.join()).await {
+        tracing::info!(room = %room_id, %inviter, "joined");
+    }
+}
+
+/// Runs a join or decline with backoff: Synapse can reject either when it follows the invite too
+/// closely. Returns whether it succeeded.
+async fn retried<F, Fut>(room_id: &OwnedRoomId, what: &str, mut action: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = matrix_sdk::Result<()>>,
+{
     let mut wait = Duration::from_millis(250);
     for attempt in 1..=JOIN_ATTEMPTS {
-        match room.join().await {
-            Ok(()) => {
-                tracing::info!(room = %room_id, %inviter, attempt, "joined");
-                return;
-            }
+        match action().await {
+            Ok(()) => return true,
             Err(e) if attempt < JOIN_ATTEMPTS => {
-                tracing::debug!(room = %room_id, error = %e, attempt, "join failed; retrying");
+                tracing::debug!(room = %room_id, error = %e, attempt, what, "failed; retrying");
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
-            Err(e) => tracing::warn!(room = %room_id, error = %e, "giving up joining"),
+            Err(e) => tracing::warn!(room = %room_id, error = %e, what, "giving up"),
         }
     }
+    false
 }
 
 /// Leaves a joined room once the bot is its only member (and nobody is invited).
