@@ -3,9 +3,9 @@
 //! every normalisation step and detector). Run with `cargo bench --bench triage`.
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use kratom_bot::library::ContentSource;
 use kratom_bot::Engine;
 
 fn adversarial(len: usize) -> String {
@@ -30,7 +30,7 @@ fn adversarial(len: usize) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let engine = Engine::load(Path::new("responses")).expect("library loads");
+    let engine = Engine::load(&ContentSource::BuiltIn).expect("library loads");
     let short = "how long does kratom withdrawal last?";
     let long: String =
         "I've been taking kratom for a few years for back pain and I'm wondering about tapering, \
@@ -55,7 +55,7 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     c.bench_function("load library and build the matcher", |b| {
-        b.iter(|| Engine::load(Path::new("responses")).expect("loads"))
+        b.iter(|| Engine::load(&ContentSource::BuiltIn).expect("loads"))
     });
 }
 

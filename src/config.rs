@@ -11,6 +11,8 @@ use std::time::Duration;
 use matrix_sdk::ruma::{RoomId, RoomOrAliasId, UserId};
 use serde::Deserialize;
 
+use crate::library::ContentSource;
+
 /// Why a configuration could not be used. Every variant names the key and what is expected.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -139,9 +141,10 @@ pub struct BotConfig {
     pub command_prefix: String,
     #[serde(default = "default_region")]
     pub default_region: String,
-    /// Relative paths are relative to the config file's directory.
-    #[serde(default = "default_responses_dir")]
-    pub responses_dir: PathBuf,
+    /// A `responses/` folder to serve instead of the library built into the binary. Relative
+    /// paths are relative to the config file's directory.
+    #[serde(default)]
+    pub responses_dir: Option<PathBuf>,
     /// Messages addressed to the bot while it was down are answered up to this age.
     #[serde(default = "default_catch_up_minutes")]
     pub catch_up_minutes: u64,
@@ -155,12 +158,19 @@ pub struct BotConfig {
     pub ignored_users: Vec<String>,
 }
 
+impl BotConfig {
+    /// The library the bot serves: the configured folder, or the built-in one.
+    pub fn responses(&self) -> ContentSource {
+        ContentSource::from_option(self.responses_dir.as_deref())
+    }
+}
+
 impl Default for BotConfig {
     fn default() -> Self {
         BotConfig {
             command_prefix: default_prefix(),
             default_region: default_region(),
-            responses_dir: default_responses_dir(),
+            responses_dir: None,
             catch_up_minutes: default_catch_up_minutes(),
             mode: RoomMode::default(),
             crisis_watch: true,
@@ -283,9 +293,6 @@ fn default_prefix() -> String {
 fn default_region() -> String {
     "US".into()
 }
-fn default_responses_dir() -> PathBuf {
-    PathBuf::from("responses")
-}
 fn default_catch_up_minutes() -> u64 {
     15
 }
@@ -338,8 +345,13 @@ impl Config {
         if config.storage.data_dir.is_relative() {
             config.storage.data_dir = base.join(&config.storage.data_dir);
         }
-        if config.bot.responses_dir.is_relative() {
-            config.bot.responses_dir = base.join(&config.bot.responses_dir);
+        if let Some(dir) = config
+            .bot
+            .responses_dir
+            .as_mut()
+            .filter(|d| d.is_relative())
+        {
+            *dir = base.join(&*dir);
         }
         Ok(config)
     }

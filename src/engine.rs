@@ -1,12 +1,10 @@
 //! The one entry point every front end uses (CLI, Matrix runtime, tests): load the library and the
 //! detectors once, then decide and render. No I/O after loading.
 
-use std::path::Path;
-
 use crate::diagnostics::{ContentErrors, Problem};
 use crate::library::render::Rendered;
 use crate::library::resources::FALLBACK_REGION;
-use crate::library::{Library, ReplyKind};
+use crate::library::{ContentSource, Library, ReplyKind};
 pub use crate::triage::Decision;
 use crate::triage::Triage;
 
@@ -32,10 +30,11 @@ pub struct Engine {
 pub const DEFAULT_COMMAND_PREFIX: &str = "!kratom";
 
 impl Engine {
-    /// Loads `responses_dir`; any error in any content file stops the load and is listed.
-    pub fn load(responses_dir: &Path) -> Result<Engine, ContentErrors> {
-        let (library, mut warnings) = Library::load(responses_dir)?;
-        let triage = Triage::load(responses_dir, &library).map_err(|mut p| {
+    /// Loads the library from `source`; any error in any content file stops the load and is
+    /// listed.
+    pub fn load(source: &ContentSource) -> Result<Engine, ContentErrors> {
+        let (library, mut warnings) = Library::load(source)?;
+        let triage = Triage::load(source, &library).map_err(|mut p| {
             p.append(&mut warnings);
             ContentErrors(p)
         })?;

@@ -3,8 +3,10 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
-use kratom_bot::cli::{self, report, Cli, Command};
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
+use kratom_bot::cli::{self, report, Cli, Command, ResponsesAction};
+use kratom_bot::library::ContentSource;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -36,9 +38,11 @@ fn print_out(text: &str) -> io::Result<()> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let library = ContentSource::from_option(cli.responses.as_deref());
     match cli.command {
         Command::Check { dir, stats } => {
-            let (text, ok) = report::check(dir.as_deref().unwrap_or(&cli.responses), stats);
+            let source = dir.map_or(library, ContentSource::Folder);
+            let (text, ok) = report::check(&source, stats);
             print_out(text.trim_end())?;
             return Ok(if ok {
                 ExitCode::SUCCESS
@@ -47,16 +51,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
         }
         Command::Ask { message, region } => {
-            let engine = cli::load_engine(&cli.responses)?;
+            let engine = cli::load_engine(&library)?;
             let region = cli::check_region(&engine, &region)?;
             print_out(&engine.respond(&message, &region).plain)?;
         }
         Command::Explain { message } => {
-            let engine = cli::load_engine(&cli.responses)?;
+            let engine = cli::load_engine(&library)?;
             print_out(report::explain(&engine, &message).trim_end())?;
         }
         Command::Chat { region } => {
-            let engine = cli::load_engine(&cli.responses)?;
+            let engine = cli::load_engine(&library)?;
             let region = cli::check_region(&engine, &region)?;
             if !io::stdin().is_terminal() {
                 tracing::info!("chat is reading from a pipe");
@@ -64,14 +68,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli::chat::run(&engine, &region, io::stdin().lock(), io::stdout().lock())?;
         }
         Command::Classify { region } => {
-            let engine = cli::load_engine(&cli.responses)?;
+            let engine = cli::load_engine(&library)?;
             let region = cli::check_region(&engine, &region)?;
             cli::classify::run(&engine, &region, io::stdin().lock(), io::stdout().lock())?;
         }
         Command::Login { config } => kratom_bot::runtime::cli::login(&config)?,
         Command::Run { config } => kratom_bot::runtime::cli::run(&config)?,
+        Command::Responses {
+            action: ResponsesAction::Export { dir },
+        } => {
+            let n = ContentSource::export_built_in(&dir)
+                .with_context(|| format!("cannot export the library to {}", dir.display()))?;
+            print_out(&format!(
+                "wrote {n} files to {}; serve them with `responses_dir = \"{}\"` under [bot]",
+                dir.display(),
+                dir.display()
+            ))?;
+        }
+        Command::Completions { shell } => {
+            // Into a buffer first: the generator panics on a closed pipe, print_out does not.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "kratom-bot", &mut script);
+            print_out(String::from_utf8_lossy(&script).trim_end())?;
+        }
         Command::Topics => {
-            let engine = cli::load_engine(&cli.responses)?;
+            let engine = cli::load_engine(&library)?;
             print_out(report::topics(&engine).trim_end())?;
         }
     }

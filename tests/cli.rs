@@ -228,3 +228,84 @@ fn concern_puts_a_crisis_line_before_the_normal_answer() {
     let first_lines: String = reply.lines().take(3).collect::<Vec<_>>().join("\n");
     assert!(first_lines.contains("988"), "{reply}");
 }
+
+/// Runs the binary in `dir` with no `responses/` next to it, as an installed copy runs.
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kratom-bot"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KRATOM_BOT_RESPONSES")
+        .output()
+        .expect("run kratom-bot")
+}
+
+#[test]
+fn an_installed_binary_serves_its_built_in_library_from_an_empty_folder() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = run_in(empty.path(), &["ask", "is kratom legal in the us"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("Sources:"), "{}", stdout(&out));
+    let out = run_in(empty.path(), &["check"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("<built-in responses>"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn the_exported_library_checks_clean_and_can_be_served_edited() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let out = run_in(root.path(), &["responses", "export", "lib"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lib = root.path().join("lib");
+    assert!(lib.join("resources.toml").is_file() && lib.join("templates").is_dir());
+    let out = run_in(root.path(), &["check", "lib"]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    // A community edit is served from the folder, not the built-in copy.
+    let template = lib.join("templates/legality/legality-us-federal.md");
+    let text = std::fs::read_to_string(&template).expect("template");
+    let marker = "Community note: ask your local harm-reduction group too.";
+    std::fs::write(&template, format!("{}\n\n{marker}\n", text.trim_end())).expect("edit");
+    let out = run_in(
+        root.path(),
+        &[
+            "--responses",
+            "lib",
+            "ask",
+            "is kratom federally legal in the us",
+        ],
+    );
+    assert!(stdout(&out).contains(marker), "{}", stdout(&out));
+
+    // Exporting over a folder with files in it refuses and leaves it alone.
+    let out = run_in(root.path(), &["responses", "export", "lib"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+    assert!(std::fs::read_to_string(&template)
+        .expect("kept")
+        .contains(marker));
+}
+
+#[test]
+fn completions_and_version_print() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = run_in(empty.path(), &["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("kratom-bot"));
+    let out = run_in(empty.path(), &["--version"]);
+    assert_eq!(
+        stdout(&out).trim(),
+        concat!("kratom-bot ", env!("CARGO_PKG_VERSION"))
+    );
+}

@@ -1,11 +1,10 @@
 //! Hostile and odd messages never panic, stay bounded, and never leak into HTML.
 
-use std::path::Path;
-
+use kratom_bot::library::ContentSource;
 use kratom_bot::Engine;
 
 fn engine() -> Engine {
-    Engine::load(Path::new("responses")).expect("library loads")
+    Engine::load(&ContentSource::BuiltIn).expect("library loads")
 }
 
 #[test]

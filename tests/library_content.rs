@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use kratom_bot::library::check::dosing_figure;
+use kratom_bot::library::ContentSource;
 use kratom_bot::Engine;
 
 fn engine() -> Engine {
-    Engine::load(Path::new("responses")).expect("library loads")
+    Engine::load(&ContentSource::BuiltIn).expect("library loads")
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use kratom_bot::library::ContentSource;
 use kratom_bot::moderation::alerts::matrix_to_event;
 use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoomRequest;
 use matrix_sdk::ruma::events::room::message::{
@@ -444,7 +445,7 @@ async fn reload_with_a_broken_template_keeps_the_old_library_and_lists_the_error
     let mut s = setup("").await;
     let responses = tempfile::tempdir().expect("temp dir");
     copy_dir(&responses_dir(), responses.path());
-    s.bot.config.bot.responses_dir = responses.path().to_owned();
+    s.bot.config.bot.responses_dir = Some(responses.path().to_owned());
     let running = s.bot.start().await;
     s.wait_ready().await;
 
@@ -587,11 +588,12 @@ async fn an_unaddressed_concern_gets_a_quiet_check_in_alert_and_no_public_reply(
     )
     .expect("thresholds");
     let concern_text = "rough week honestly, anyone else still up";
-    let engine = kratom_bot::Engine::load(responses.path()).expect("library copy loads");
+    let engine = kratom_bot::Engine::load(&ContentSource::Folder(responses.path().into()))
+        .expect("library copy loads");
     let d = engine.decide(concern_text);
     assert!(d.concern && !d.crisis, "a concern here: {d:?}");
     let mut s = setup("").await;
-    s.bot.config.bot.responses_dir = responses.path().to_owned();
+    s.bot.config.bot.responses_dir = Some(responses.path().to_owned());
     let running = s.bot.start().await;
     s.wait_ready().await;
     let bob_group = s.bob_group();

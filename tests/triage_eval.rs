@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use kratom_bot::library::check::dosing_figure;
+use kratom_bot::library::ContentSource;
 use kratom_bot::Engine;
 use regex::Regex;
 use serde::Deserialize;
@@ -112,7 +113,7 @@ fn report(name: &str, s: &Score) -> (f64, f64, f64) {
 }
 
 fn engine() -> Engine {
-    Engine::load(Path::new("responses")).expect("the shipped library loads")
+    Engine::load(&ContentSource::BuiltIn).expect("the shipped library loads")
 }
 
 /// Scores one labelled set and holds it to the safety bars, plus a topic-accuracy floor.

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use kratom_bot::library::ContentSource;
 use kratom_bot::triage::corpus::{self, Label};
 use kratom_bot::triage::learned::SafetyModels;
 use kratom_bot::triage::normalize::normalize;
@@ -44,8 +45,8 @@ fn rates(scored: &[(f32, bool)], t: f32) -> (f64, f64) {
 #[test]
 fn learned_models_generalise_to_unseen_writers() {
     let dir = Path::new("responses");
-    let engine = Engine::load(dir).expect("library loads");
-    let sentences = corpus::load(&dir.join(corpus::CORPUS_DIR)).expect("corpus loads");
+    let engine = Engine::load(&ContentSource::BuiltIn).expect("library loads");
+    let sentences = corpus::load(&ContentSource::BuiltIn).expect("corpus loads");
     let t = Thresholds::load(&dir.join("crisis/learned.toml")).expect("thresholds load");
     let writers: BTreeSet<&str> = sentences.iter().map(|s| s.writer.as_str()).collect();
     // Every writer's scores, each from models that never saw that writer.
@@ -135,8 +136,8 @@ fn learned_models_generalise_to_unseen_writers() {
 /// `learned.toml`; without `--ignored` the configured values are measured and held.
 fn engine_by_writer(grid: &[(f32, f32)]) -> Vec<((f32, f32), [f64; 4])> {
     let dir = Path::new("responses");
-    let engine = Engine::load(dir).expect("library loads");
-    let sentences = corpus::load(&dir.join(corpus::CORPUS_DIR)).expect("corpus loads");
+    let engine = Engine::load(&ContentSource::BuiltIn).expect("library loads");
+    let sentences = corpus::load(&ContentSource::BuiltIn).expect("corpus loads");
     let base = Thresholds::load(&dir.join("crisis/learned.toml")).expect("thresholds load");
     let writers: BTreeSet<&str> = sentences
         .iter()

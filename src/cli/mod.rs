@@ -4,11 +4,12 @@ pub mod chat;
 pub mod classify;
 pub mod report;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::library::ContentSource;
 use crate::Engine;
 
 #[derive(Debug, Parser)]
@@ -18,14 +19,10 @@ use crate::Engine;
     about = "Answers kratom questions from vetted, cited templates; routes people in crisis to help."
 )]
 pub struct Cli {
-    /// The folder with templates, help lines and phrase lists.
-    #[arg(
-        long,
-        global = true,
-        env = "KRATOM_BOT_RESPONSES",
-        default_value = "responses"
-    )]
-    pub responses: PathBuf,
+    /// A folder with templates, help lines and phrase lists to use instead of the library built
+    /// into this binary.
+    #[arg(long, global = true, env = "KRATOM_BOT_RESPONSES")]
+    pub responses: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -66,6 +63,13 @@ pub enum Command {
         #[arg(long, default_value = "config.toml")]
         config: PathBuf,
     },
+    /// The library built into this binary.
+    Responses {
+        #[command(subcommand)]
+        action: ResponsesAction,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions { shell: clap_complete::Shell },
     /// Run the bot on Matrix with the saved session.
     Run {
         #[arg(long, default_value = "config.toml")]
@@ -73,10 +77,17 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ResponsesAction {
+    /// Write the built-in library into a new folder, to review it or to serve an edited copy
+    /// (`[bot] responses_dir`, `--responses`).
+    Export { dir: PathBuf },
+}
+
 /// Loads the engine, printing every content problem when it fails.
-pub fn load_engine(dir: &Path) -> anyhow::Result<Engine> {
-    let engine = Engine::load(dir)
-        .with_context(|| format!("cannot load the response library from {}", dir.display()))?;
+pub fn load_engine(source: &ContentSource) -> anyhow::Result<Engine> {
+    let engine = Engine::load(source)
+        .with_context(|| format!("cannot load the response library from {source}"))?;
     for w in engine.warnings() {
         tracing::warn!("{w}");
     }

@@ -1,10 +1,9 @@
 //! Human-readable reports: `explain`, `check` and `topics`.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use crate::diagnostics::Problem;
-use crate::library::{budget, Library};
+use crate::library::{budget, ContentSource, Library};
 use crate::triage::Triage;
 use crate::Engine;
 
@@ -42,23 +41,23 @@ pub fn explain(engine: &Engine, message: &str) -> String {
 
 /// Runs every check on `dir`; returns the report and whether it passed (no errors). With `stats`,
 /// the report ends with the distribution of reply lengths.
-pub fn check(dir: &Path, stats: bool) -> (String, bool) {
+pub fn check(source: &ContentSource, stats: bool) -> (String, bool) {
     let mut problems: Vec<Problem> = Vec::new();
     let mut summary = String::new();
     let mut distribution = String::new();
-    match Library::load(dir) {
+    match Library::load(source) {
         Ok((library, warnings)) => {
             problems.extend(warnings);
             let measures = budget::measure(&library);
             problems.extend(budget::problems(
                 &library,
                 &measures,
-                &dir.join("templates"),
+                &source.path("templates"),
             ));
             if stats {
                 distribution = budget::stats(&measures);
             }
-            if let Err(p) = Triage::load(dir, &library) {
+            if let Err(p) = Triage::load(source, &library) {
                 problems.extend(p);
             }
             let _ = write!(
@@ -81,7 +80,7 @@ pub fn check(dir: &Path, stats: bool) -> (String, bool) {
     let _ = writeln!(
         out,
         "{}: {summary}{sep}{errors} error(s), {warnings} warning(s)",
-        dir.display()
+        source
     );
     if !distribution.is_empty() {
         let _ = write!(out, "\n{distribution}");

@@ -8,6 +8,10 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::diagnostics::{toml_problem, Problem};
+use crate::library::ContentSource;
+
+/// The topic definitions inside the library.
+const CATALOG_FILE: &str = "topics.toml";
 
 /// Topics whose replies need no evidence line or sources.
 pub const NO_EVIDENCE_TOPICS: [&str; 4] = ["crisis", "emergency", "about-bot", "out-of-scope"];
@@ -56,11 +60,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn load(path: &Path) -> Result<Catalog, Vec<Problem>> {
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| vec![Problem::error(path, 0, format!("cannot read: {e}"))])?;
+    pub fn load(source: &ContentSource) -> Result<Catalog, Vec<Problem>> {
+        let src = source.read(CATALOG_FILE).map_err(|p| vec![p])?;
+        Self::parse(&source.path(CATALOG_FILE), &src)
+    }
+
+    pub fn parse(path: &Path, src: &str) -> Result<Catalog, Vec<Problem>> {
         let file: CatalogFile =
-            toml::from_str(&src).map_err(|e| vec![toml_problem(path, &src, 0, &e)])?;
+            toml::from_str(src).map_err(|e| vec![toml_problem(path, src, 0, &e)])?;
         let mut problems = Vec::new();
         for required in [
             "crisis",
@@ -81,7 +88,7 @@ impl Catalog {
             if file.topic[..i].iter().any(|o| o.id == t.id) {
                 let line = src
                     .find(&format!("\"{}\"", t.id))
-                    .map_or(1, |o| crate::diagnostics::line_of(&src, o));
+                    .map_or(1, |o| crate::diagnostics::line_of(src, o));
                 problems.push(Problem::error(
                     path,
                     line,

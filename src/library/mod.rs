@@ -6,9 +6,8 @@ pub mod catalog;
 pub mod check;
 pub mod render;
 pub mod resources;
+pub mod source;
 pub mod template;
-
-use std::path::{Path, PathBuf};
 
 use time::{Date, OffsetDateTime};
 
@@ -17,7 +16,11 @@ pub use catalog::Catalog;
 use catalog::NO_EVIDENCE_TOPICS;
 use render::{RenderOptions, Rendered};
 pub use resources::Resources;
+pub use source::ContentSource;
 pub use template::Template;
+
+/// The folder of template files inside the library.
+const TEMPLATES_DIR: &str = "templates";
 
 /// What kind of reply a template is rendered for: the flags that decide its help lines and order.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,39 +54,37 @@ pub struct Library {
 
 impl Library {
     /// Loads and checks `dir` (the `responses/` folder) as of today.
-    pub fn load(dir: &Path) -> Result<(Library, Vec<Problem>), ContentErrors> {
-        Self::load_as_of(dir, OffsetDateTime::now_utc().date())
+    pub fn load(source: &ContentSource) -> Result<(Library, Vec<Problem>), ContentErrors> {
+        Self::load_as_of(source, OffsetDateTime::now_utc().date())
     }
 
     /// Loads and checks `dir`; `today` decides which reviews are stale. Returns the warnings, or
     /// every problem when any is an error.
-    pub fn load_as_of(dir: &Path, today: Date) -> Result<(Library, Vec<Problem>), ContentErrors> {
+    pub fn load_as_of(
+        source: &ContentSource,
+        today: Date,
+    ) -> Result<(Library, Vec<Problem>), ContentErrors> {
         let mut problems = Vec::new();
-        let catalog = Catalog::load(&dir.join("topics.toml"))
-            .map_err(|p| problems.extend(p))
-            .ok();
-        let resources = Resources::load(&dir.join("resources.toml"))
-            .map_err(|p| problems.extend(p))
-            .ok();
+        let catalog = Catalog::load(source).map_err(|p| problems.extend(p)).ok();
+        let resources = Resources::load(source).map_err(|p| problems.extend(p)).ok();
         let mut templates = Vec::new();
-        match template_files(&dir.join("templates")) {
+        // Every `*.md` under `templates/<topic>/`, sorted.
+        match source.files(TEMPLATES_DIR, "md", true) {
             Ok(files) => {
                 if files.is_empty() {
                     problems.push(Problem::error(
-                        &dir.join("templates"),
+                        &source.path(TEMPLATES_DIR),
                         0,
                         "no templates found",
                     ));
                 }
-                for path in files {
-                    match std::fs::read_to_string(&path) {
-                        Ok(src) => match template::parse(&path, &src) {
+                for rel in files {
+                    match source.read(&rel) {
+                        Ok(src) => match template::parse(&source.path(&rel), &src) {
                             Ok(t) => templates.push(t),
                             Err(p) => problems.push(p),
                         },
-                        Err(e) => {
-                            problems.push(Problem::error(&path, 0, format!("cannot read: {e}")))
-                        }
+                        Err(p) => problems.push(p),
                     }
                 }
             }
@@ -148,27 +149,4 @@ impl Library {
     pub fn templates_for<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Template> + 'a {
         self.templates.iter().filter(move |t| t.topic == topic)
     }
-}
-
-/// Every `*.md` under `templates/<topic>/`, sorted.
-fn template_files(dir: &Path) -> Result<Vec<PathBuf>, Problem> {
-    let read = |d: &Path| {
-        std::fs::read_dir(d).map_err(|e| Problem::error(d, 0, format!("cannot read folder: {e}")))
-    };
-    let mut files = Vec::new();
-    for entry in read(dir)?.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            for inner in read(&path)?.flatten() {
-                let p = inner.path();
-                if p.extension().is_some_and(|e| e == "md") {
-                    files.push(p);
-                }
-            }
-        } else if path.extension().is_some_and(|e| e == "md") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    Ok(files)
 }

@@ -11,6 +11,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diagnostics::{line_of, toml_problem, Problem};
+use crate::library::ContentSource;
+
+/// The help lines inside the library.
+const RESOURCES_FILE: &str = "resources.toml";
 
 /// The resource blocks a template may ask for, in the order they are shown.
 pub const BLOCK_KINDS: [&str; 5] = ["emergency", "crisis", "professional", "poison", "treatment"];
@@ -91,10 +95,9 @@ pub struct Resources {
 }
 
 impl Resources {
-    pub fn load(path: &Path) -> Result<Resources, Vec<Problem>> {
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| vec![Problem::error(path, 0, format!("cannot read: {e}"))])?;
-        Self::parse(path, &src)
+    pub fn load(source: &ContentSource) -> Result<Resources, Vec<Problem>> {
+        let src = source.read(RESOURCES_FILE).map_err(|p| vec![p])?;
+        Self::parse(&source.path(RESOURCES_FILE), &src)
     }
 
     pub fn parse(path: &Path, src: &str) -> Result<Resources, Vec<Problem>> {

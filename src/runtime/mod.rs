@@ -574,13 +574,9 @@ impl BotHandle {
 
 /// Restores the saved session and starts syncing and answering in background tasks.
 pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
-    let engine = Engine::load(&config.bot.responses_dir)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot load the responses in {}: {e}",
-                config.bot.responses_dir.display()
-            )
-        })?
+    let source = config.bot.responses();
+    let engine = Engine::load(&source)
+        .map_err(|e| anyhow::anyhow!("cannot load the responses in {source}: {e}"))?
         .with_command_prefix(&config.bot.command_prefix);
     let client = session::restore(&config).await?.with_context(|| {
         format!(

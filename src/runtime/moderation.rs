@@ -103,11 +103,11 @@ impl Bot {
         let sent = match handlers::execute(&ctx, parsed) {
             Outcome::Notice(text) => self.send_notice(&m, &text).await,
             Outcome::Reload => {
-                let dir = self.config.bot.responses_dir.clone();
+                let source = self.config.bot.responses();
                 let prefix = self.config.bot.command_prefix.clone();
                 // Loading trains the learned safety models: seconds of CPU, so not on the async threads.
                 let result = tokio::task::spawn_blocking(move || {
-                    crate::Engine::load(&dir).map(|e| e.with_command_prefix(&prefix))
+                    crate::Engine::load(&source).map(|e| e.with_command_prefix(&prefix))
                 })
                 .await;
                 let text = match result {

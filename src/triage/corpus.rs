@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::diagnostics::{line_of, toml_problem, Problem};
+use crate::library::ContentSource;
 
 /// The folder, relative to the responses folder.
 pub const CORPUS_DIR: &str = "crisis/corpus";
@@ -74,24 +75,22 @@ fn english() -> String {
     "en".into()
 }
 
-/// Every sentence of every corpus file under `dir`, in a fixed order (files sorted by name).
-pub fn load(dir: &Path) -> Result<Vec<Sentence>, Vec<Problem>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| vec![Problem::error(dir, 0, format!("cannot read folder: {e}"))])?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+/// Every sentence of every corpus file in the library, in a fixed order (files sorted by name).
+pub fn load(source: &ContentSource) -> Result<Vec<Sentence>, Vec<Problem>> {
+    let files = source
+        .files(CORPUS_DIR, "toml", false)
+        .map_err(|p| vec![p])?;
+    let dir = source.path(CORPUS_DIR);
+    let dir = dir.as_path();
     let mut sentences = Vec::new();
     let mut problems = Vec::new();
-    for path in &files {
-        match std::fs::read_to_string(path) {
-            Ok(src) => match parse(path, &src) {
+    for rel in &files {
+        match source.read(rel) {
+            Ok(src) => match parse(&source.path(rel), &src) {
                 Ok(rows) => sentences.extend(rows),
                 Err(p) => problems.extend(p),
             },
-            Err(e) => problems.push(Problem::error(path, 0, format!("cannot read: {e}"))),
+            Err(p) => problems.push(p),
         }
     }
     for label in [Label::Crisis, Label::Emergency, Label::NotCrisis] {

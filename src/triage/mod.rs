@@ -12,13 +12,12 @@ pub mod signals;
 pub mod thresholds;
 pub mod topics;
 
-use std::path::Path;
 use std::sync::LazyLock;
 
 use regex::Regex;
 
 use crate::diagnostics::Problem;
-use crate::library::Library;
+use crate::library::{ContentSource, Library};
 use learned::{Opinion, Opinions, SafetyModels, TrainingRow};
 use normalize::{normalize, Normalized};
 use signals::{Detection, Hit, SignalSet, Strength};
@@ -74,30 +73,33 @@ static ADDRESSING: LazyLock<Regex> = LazyLock::new(|| {
 
 impl Triage {
     /// Loads the signal files under `dir` and learns the topic matcher from `library`.
-    pub fn load(dir: &Path, library: &Library) -> Result<Triage, Vec<Problem>> {
+    pub fn load(source: &ContentSource, library: &Library) -> Result<Triage, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut load = |file: &str| {
-            SignalSet::load(&dir.join(file))
+            source
+                .read(file)
+                .map_err(|p| vec![p])
+                .and_then(|src| SignalSet::parse(&source.path(file), &src))
                 .map_err(|p| problems.extend(p))
                 .ok()
         };
         let crisis = load(CRISIS_FILE);
         let emergency = load(EMERGENCY_FILE);
         let mental_health = load(MENTAL_HEALTH_FILE);
-        let thresholds = Thresholds::load(&dir.join(THRESHOLDS_FILE))
+        let thresholds = source
+            .read(THRESHOLDS_FILE)
+            .and_then(|src| Thresholds::parse(&source.path(THRESHOLDS_FILE), &src))
             .map_err(|p| problems.push(p))
             .ok();
         // The two learners are independent: train the safety models on another core while the
         // topic matcher builds here (start-up time is mostly training).
         let (models, matcher) = std::thread::scope(|scope| {
-            let models = scope.spawn(|| {
-                corpus::load(&dir.join(corpus::CORPUS_DIR))
-                    .map(|sentences| train_models(&sentences, library))
-            });
+            let models = scope
+                .spawn(|| corpus::load(source).map(|sentences| train_models(&sentences, library)));
             let matcher = TopicMatcher::build(library);
             let models = models.join().unwrap_or_else(|_| {
                 Err(vec![Problem::error(
-                    dir,
+                    &source.path(corpus::CORPUS_DIR),
                     0,
                     "training the safety models failed",
                 )])
@@ -106,7 +108,7 @@ impl Triage {
         });
         let models = models.map_err(|p| problems.extend(p)).ok();
         let matcher = matcher
-            .map_err(|e| problems.push(Problem::error(&dir.join("topics.toml"), 0, e)))
+            .map_err(|e| problems.push(Problem::error(&source.path("topics.toml"), 0, e)))
             .ok();
         let (
             Some(crisis),
@@ -135,7 +137,7 @@ impl Triage {
             for id in set.templates() {
                 if library.template(id).is_none() {
                     problems.push(Problem::error(
-                        &dir.join(file),
+                        &source.path(file),
                         0,
                         format!("routes to template `{id}`, which is not an approved template"),
                     ));

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use kratom_bot::config::Config;
+use kratom_bot::library::ContentSource;
 use kratom_bot::runtime::{self, BotHandle};
 use kratom_bot::Engine;
 use matrix_sdk::config::{SyncSettings, SyncToken};
@@ -41,7 +42,7 @@ pub fn responses_dir() -> PathBuf {
 
 pub fn engine() -> Engine {
     let dir = responses_dir();
-    match Engine::load(&dir) {
+    match Engine::load(&ContentSource::Folder(dir.clone())) {
         Ok(e) => e,
         Err(e) => panic!(
             "the response library in {} does not load: {e}",
@@ -330,12 +331,16 @@ impl TestBot {
         let user_id = hs.register(&unique("kratombot"));
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("config.toml");
+        // No `responses_dir` by default: the bot serves the library built into it, as an
+        // installed binary with a minimal config does.
+        let responses = std::env::var_os("KRATOM_TEST_RESPONSES")
+            .map(|d| format!("responses_dir = \"{}\"\n", PathBuf::from(d).display()))
+            .unwrap_or_default();
         let text = format!(
             "[matrix]\nhomeserver_url = \"{}\"\nuser_id = \"{}\"\n\n[storage]\ndata_dir = \"data\"\n\n\
-             [bot]\nresponses_dir = \"{}\"\n{extra}\n",
+             [bot]\n{responses}{extra}\n",
             hs.url,
             user_id,
-            responses_dir().display()
         );
         std::fs::write(&config_path, text).expect("write config");
         let config = Config::load(&config_path).expect("test config is valid");
