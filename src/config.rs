@@ -62,6 +62,8 @@ pub struct Config {
     pub moderation: ModerationConfig,
     #[serde(default)]
     pub alerts: AlertsConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
 }
 
 /// Who may give moderator commands, and where alerts go.
@@ -113,6 +115,38 @@ impl Default for AlertsConfig {
             window_minutes: default_alert_window(),
         }
     }
+}
+
+/// The optional HTTP listener for Prometheus (`/metrics`) and a health check (`/healthz`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Off by default: nothing listens unless an operator asks.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Loopback by default; the numbers are not secret, but nothing here needs the network.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: std::net::SocketAddr,
+    /// `/healthz` fails when the last successful sync is older than this.
+    #[serde(default = "default_max_sync_age")]
+    pub max_sync_age_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: false,
+            listen: default_metrics_listen(),
+            max_sync_age_secs: default_max_sync_age(),
+        }
+    }
+}
+
+fn default_metrics_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 9184))
+}
+fn default_max_sync_age() -> u64 {
+    300
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -398,6 +432,12 @@ impl Config {
             return Err(invalid(
                 "bot.catch_up_minutes",
                 "must be between 1 and 1440 (one day); 0 would drop every message seen after a restart",
+            ));
+        }
+        if self.metrics.max_sync_age_secs < 60 {
+            return Err(invalid(
+                "metrics.max_sync_age_secs",
+                "must be at least 60: a sync long-polls for 30 s, so less would fail healthy bots",
             ));
         }
         for (i, user) in self.bot.ignored_users.iter().enumerate() {

@@ -388,18 +388,19 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
+    /// How many encrypted events wait for a key.
+    pub fn pending_count(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM pending_decryption", [], |r| r.get(0))?)
+    }
+
     pub fn remove_pending(&self, room_id: &str, event_id: &str) -> Result<()> {
         self.conn().execute(
             "DELETE FROM pending_decryption WHERE room_id = ?1 AND event_id = ?2",
             params![room_id, event_id],
         )?;
         Ok(())
-    }
-
-    pub fn pending_count(&self) -> Result<i64> {
-        Ok(self
-            .conn()
-            .query_row("SELECT COUNT(*) FROM pending_decryption", [], |r| r.get(0))?)
     }
 
     pub fn room_settings(&self, room_id: &str) -> Result<StoredRoomSettings> {

@@ -6,6 +6,7 @@ use super::permissions::{self, Asker, PowerLevel};
 use crate::config::{Config, RoomMode};
 use crate::diagnostics::ContentErrors;
 use crate::engine::Engine;
+use crate::metrics::Metrics;
 use crate::store::{AuditEntry, Counter, RoomSetting, Store};
 
 /// What the runtime knows about the command message.
@@ -13,6 +14,8 @@ use crate::store::{AuditEntry, Counter, RoomSetting, Store};
 pub struct Ctx<'a> {
     pub config: &'a Config,
     pub store: &'a Store,
+    /// Live counters (`/metrics`), fed alongside the daily ones in the store.
+    pub metrics: &'a Metrics,
     pub engine: &'a Engine,
     pub room_id: &'a str,
     pub event_id: &'a str,
@@ -80,6 +83,7 @@ fn audit(ctx: &Ctx<'_>, action: &str, topic: Option<&str>, template_id: Option<&
 }
 
 fn count(ctx: &Ctx<'_>, counter: Counter, topic: Option<&str>) {
+    ctx.metrics.record(counter, topic);
     if let Err(e) = ctx.store.count(counter, topic, ctx.now_ms) {
         tracing::warn!(error = %e, "cannot update a counter");
     }

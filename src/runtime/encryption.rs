@@ -171,6 +171,7 @@ pub fn park(bot: &Bot, room_id: &RoomId, raw_json: &str, origin_ts: i64) -> anyh
         &session_id,
     )?;
     tracing::info!(room = %room_id, event = %ev.event_id, "waiting for a room key");
+    show_parked(bot);
     Ok(())
 }
 
@@ -212,6 +213,14 @@ async fn retry_parked(bot: &Arc<Bot>) {
         tracing::warn!(error = %e, "cannot prune parked encrypted events");
     }
     retry(bot, bot.store.pending_all(200).unwrap_or_default()).await;
+    show_parked(bot);
+}
+
+/// Updates the parked-events gauge for `/metrics`.
+fn show_parked(bot: &Bot) {
+    if let Ok(n) = bot.store.pending_count() {
+        bot.metrics.parked_events.set(n);
+    }
 }
 
 async fn retry(bot: &Arc<Bot>, pending: Vec<PendingEvent>) {

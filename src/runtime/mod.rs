@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, RoomSettings};
 use crate::engine::Engine;
+use crate::metrics;
 use crate::moderation::alerts::{AlertKind, AlertThrottle};
 use crate::moderation::handlers;
 use crate::store::{Counter, Store};
@@ -37,6 +38,7 @@ pub mod addressing;
 mod catch_up;
 pub mod cli;
 mod encryption;
+mod http;
 mod invites;
 mod moderation;
 pub mod rate_limit;
@@ -99,6 +101,8 @@ pub struct Bot {
     check_ins: Mutex<AlertThrottle>,
     /// The management room once its alias is resolved (or its id, as configured).
     management_room: tokio::sync::Mutex<Option<OwnedRoomId>>,
+    /// Live counters for `/metrics` (the daily ones in the store feed it too).
+    pub(crate) metrics: Arc<metrics::Metrics>,
 }
 
 fn now_ms() -> i64 {
@@ -150,6 +154,9 @@ impl Bot {
             }
             _ => return,
         };
+        if ev.sender != self.user_id {
+            self.metrics.messages_seen.inc();
+        }
         let ts: i64 = ev.origin_server_ts.0.into();
         let age = ev.unsigned.age.map(i64::from);
         let window = self.config.catch_up_window().as_millis() as i64;
@@ -249,6 +256,7 @@ impl Bot {
     }
 
     fn count(&self, counter: Counter, topic: Option<&str>) {
+        self.metrics.record(counter, topic);
         if let Err(e) = self.store.count(counter, topic, now_ms()) {
             tracing::warn!(error = %e, "cannot update a counter");
         }
@@ -415,9 +423,17 @@ impl Bot {
         // An edited message is answered as a reply to the message people see, not to the edit.
         let target = edited.map_or(&ev.event_id, |r| &r.event_id);
         let content = reply::build(&reply.plain, &reply.html, target, &ev.sender, thread_of(ev));
-        let sent = match reply::send(room, content, reply::transaction_id(&ev.event_id), urgent)
-            .await
-        {
+        let pending = metrics::Pending::start(&self.metrics.replies_pending);
+        let sent = reply::send(
+            room,
+            content,
+            reply::transaction_id(&ev.event_id),
+            urgent,
+            &self.metrics,
+        )
+        .await;
+        drop(pending);
+        let sent = match sent {
             Ok(reply_id) => {
                 if let Err(e) = self.store.mark_answered(
                     room_id.as_str(),
@@ -431,7 +447,12 @@ impl Bot {
                 self.count(Counter::Answer, Some(&d.topic));
                 if d.crisis {
                     self.count(Counter::CrisisReply, None);
+                } else if d.concern {
+                    self.metrics.concern_replies.inc();
                 }
+                self.metrics
+                    .reply_latency
+                    .observe(started.elapsed().as_secs_f64());
                 tracing::info!(
                     room = %room_id,
                     event = %ev.event_id,
@@ -488,7 +509,14 @@ impl Bot {
             html.push_str(&h.html);
         }
         let content = reply::build(&plain, &html, &ev.event_id, &ev.sender, thread_of(ev));
-        if let Err(e) = reply::send(room, content, reply::transaction_id(&ev.event_id), false).await
+        if let Err(e) = reply::send(
+            room,
+            content,
+            reply::transaction_id(&ev.event_id),
+            false,
+            &self.metrics,
+        )
+        .await
         {
             tracing::error!(room = %room.room_id(), error = %e, "could not send the rate-limit notice");
         }
@@ -558,11 +586,17 @@ pub struct BotHandle {
     shutdown: watch::Sender<bool>,
     task: JoinHandle<anyhow::Result<()>>,
     bot: Arc<Bot>,
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl BotHandle {
     pub fn bot(&self) -> &Arc<Bot> {
         &self.bot
+    }
+
+    /// Where `/metrics` and `/healthz` are served, when `[metrics] enabled`.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_addr
     }
 
     /// Asks the loops to stop and waits for them.
@@ -611,8 +645,23 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         alerts: Mutex::new(AlertThrottle::new(alert_window)),
         check_ins: Mutex::new(AlertThrottle::new(alert_window)),
         management_room: tokio::sync::Mutex::new(None),
+        metrics: Arc::new(metrics::Metrics::new()),
     });
     let (shutdown, rx) = watch::channel(false);
+    let metrics_addr = if bot.config.metrics.enabled {
+        let max_age = Duration::from_secs(bot.config.metrics.max_sync_age_secs);
+        Some(
+            http::start(
+                bot.config.metrics.listen,
+                bot.metrics.clone(),
+                max_age,
+                rx.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let task = tokio::spawn({
         let bot = bot.clone();
         async move {
@@ -628,6 +677,7 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         shutdown,
         task,
         bot,
+        metrics_addr,
     })
 }
 

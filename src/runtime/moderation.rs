@@ -89,6 +89,7 @@ impl Bot {
         let ctx = Ctx {
             config: &self.config,
             store: &self.store,
+            metrics: &self.metrics,
             engine: &engine,
             room_id: room_id.as_str(),
             event_id: ev.event_id.as_str(),
@@ -168,6 +169,7 @@ impl Bot {
             content,
             reply::transaction_id(&m.ev.event_id),
             false,
+            &self.metrics,
         )
         .await
         {
@@ -219,6 +221,7 @@ impl Bot {
             content,
             reply::transaction_id(&m.ev.event_id),
             false,
+            &self.metrics,
         )
         .await
         {
@@ -300,7 +303,7 @@ impl Bot {
         let mut content = RoomMessageEventContent::notice_html(plain, html);
         content.mentions = Some(Mentions::new());
         let txn = format!("alert-{}", reply::transaction_id(&ev.event_id));
-        match reply::send(&mgmt, content, txn.into(), true).await {
+        match reply::send(&mgmt, content, txn.into(), true, &self.metrics).await {
             Ok(_) => {
                 self.count(Counter::Alert, None);
                 let entry = AuditEntry {

@@ -12,6 +12,8 @@ use matrix_sdk::ruma::events::Mentions;
 use matrix_sdk::ruma::{EventId, OwnedEventId, OwnedTransactionId, UserId};
 use matrix_sdk::Room;
 
+use crate::metrics::Metrics;
+
 /// The reply content. `thread` is the question's thread relation, if any: then the answer goes
 /// into that thread (`rel_type: m.thread`, `m.in_reply_to` the question, `is_falling_back`).
 pub fn build(
@@ -60,6 +62,7 @@ pub async fn send(
     content: RoomMessageEventContent,
     txn_id: OwnedTransactionId,
     urgent: bool,
+    metrics: &Metrics,
 ) -> Result<OwnedEventId, SendError> {
     let max_attempts = if urgent { 30 } else { 8 };
     let mut backoff = Duration::from_millis(500);
@@ -93,6 +96,7 @@ pub async fn send(
                     });
                 }
                 tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, "send failed; retrying");
+                metrics.send_retries.inc();
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }

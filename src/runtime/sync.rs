@@ -85,6 +85,7 @@ pub async fn run(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>) -> anyhow::
         match result {
             Ok(response) => {
                 backoff.reset();
+                bot.metrics.sync_succeeded();
                 process(&bot, &response, phase).await;
                 bot.store.set_sync_token(&response.next_batch)?;
                 token = Some(response.next_batch);
@@ -113,6 +114,7 @@ pub async fn run(bot: Arc<Bot>, mut shutdown: watch::Receiver<bool>) -> anyhow::
                     _ => backoff.next(),
                 };
                 tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "sync failed");
+                bot.metrics.sync_errors.inc();
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => return Ok(()),

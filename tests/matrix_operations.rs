@@ -1,0 +1,123 @@
+//! What an operator sees, against a real Synapse: `/metrics` counts what the bot did and
+//! `/healthz` reports the sync, scraped over HTTP as Prometheus would.
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+/// One plain HTTP/1.1 GET, as a scraper sends it: (status, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics listener");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read response");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The value of one sample line (`name{labels} value`) in Prometheus text, if present.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_and_health_are_scraped_over_http() {
+    init_logs();
+    let bot = TestBot::new("\n[metrics]\nenabled = true\nlisten = \"127.0.0.1:0\"\n").await;
+    let running = bot.start().await;
+    let addr = running.metrics_addr().expect("metrics listener is on");
+    assert!(addr.ip().is_loopback());
+
+    // Healthy once the first sync has succeeded.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/healthz"))
+            .await
+            .expect("healthz");
+        if status == 200 {
+            assert!(body.starts_with("ok"), "{body}");
+            break;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(Instant::now() < deadline, "never healthy: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A three-member group room: one question, one unaddressed crisis message, one chat line.
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let room = alice
+        .create_room(&[&bot.user_id, &bob.user_id], false, false)
+        .await;
+    bob.client
+        .join_room_by_id(room.room_id())
+        .await
+        .expect("bob joins");
+    alice.wait_joined(room.room_id(), &bot.user_id).await;
+    alice.wait_joined(room.room_id(), &bob.user_id).await;
+    let q = send_text(&room, "!kratom is kratom legal in the US?", &[]).await;
+    alice.wait_reply(&bot.user_id, &q).await;
+    let c = send_text(&room, "i dont want to be alive anymore", &[]).await;
+    alice.wait_reply(&bot.user_id, &c).await;
+    send_text(&room, "anyone watching the match tonight", &[]).await;
+    let c2 = send_text(&room, "!kratom does kratom show up on a drug test", &[]).await;
+    alice.wait_reply(&bot.user_id, &c2).await;
+
+    let text = tokio::task::spawn_blocking(move || {
+        let (status, text) = get(addr, "/metrics");
+        assert_eq!(status, 200, "{text}");
+        text
+    })
+    .await
+    .expect("scrape");
+    let value =
+        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
+    assert!(value("kratom_messages_seen_total") >= 4.0, "{text}");
+    assert_eq!(value("kratom_answers_total{topic=\"legality\"}"), 1.0);
+    assert_eq!(value("kratom_answers_total{topic=\"crisis\"}"), 1.0);
+    assert_eq!(value("kratom_crisis_replies_total"), 1.0);
+    assert_eq!(value("kratom_rate_limited_total"), 0.0);
+    assert_eq!(value("kratom_reply_latency_seconds_count"), 3.0);
+    assert_eq!(value("kratom_replies_pending"), 0.0);
+    assert_eq!(value("kratom_sync_errors_total"), 0.0);
+    assert!(value("kratom_last_successful_sync_timestamp_seconds") > 1.7e9);
+    // Counts and topics only: nothing anyone wrote.
+    for said in [
+        "legal in the US",
+        "alive anymore",
+        "match tonight",
+        "drug test",
+    ] {
+        assert!(!text.contains(said), "message text in /metrics: {said}");
+    }
+
+    let (status, _) = tokio::task::spawn_blocking(move || get(addr, "/nope"))
+        .await
+        .expect("404");
+    assert_eq!(status, 404);
+    running.stop().await.expect("clean stop");
+}
