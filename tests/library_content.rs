@@ -154,10 +154,17 @@ const CRISIS_LINE: [(&str, &str); 7] = [
     ("INTL", "findahelpline.com"),
 ];
 
-/// Regions for which the evidence brief names no poison line: the block says so and gives the
-/// emergency number.
-const NO_POISON_LINE: [(&str, &str); 4] =
-    [("CA", "911"), ("IE", "112"), ("AU", "000"), ("NZ", "111")];
+/// Canada has no national poison line listed (provincial centres only): the block says so and
+/// gives the emergency number.
+const NO_POISON_LINE: [(&str, &str); 1] = [("CA", "911")];
+
+/// The national poison centres, each seen on the service's own page (responses/resources.toml).
+const POISON_LINE: [(&str, &str); 4] = [
+    ("US", "1-800-222-1222"),
+    ("IE", "01 809 2166"),
+    ("AU", "13 11 26"),
+    ("NZ", "0800 764 766"),
+];
 
 /// The paragraph of `plain` that starts with `heading`, if shown.
 fn block<'a>(plain: &'a str, heading: &str) -> Option<&'a str> {
@@ -172,7 +179,14 @@ fn help_blocks_are_complete_in_every_region_and_combination() {
 
     let engine = engine();
     let res = &engine.library().resources;
-    let heading = |b: &str| res.heading(b).expect("heading").to_string();
+    let heading = |b: &str, compact: bool| {
+        let h = if compact {
+            res.label(b)
+        } else {
+            res.heading(b)
+        };
+        h.expect("heading").to_string()
+    };
     let regions: Vec<&str> = res.regions().map(|(c, _)| c).collect();
     assert_eq!(
         regions.len(),
@@ -191,18 +205,34 @@ fn help_blocks_are_complete_in_every_region_and_combination() {
         );
         let t = parse(Path::new("x.md"), &src).expect("template");
         for (region, crisis_line) in CRISIS_LINE {
-            for (emergency_first, help_first) in [(false, false), (true, false), (false, true)] {
+            for (emergency_first, help_first, compact_help) in [
+                (false, false, false),
+                (true, false, false),
+                (false, true, false),
+                (false, false, true),
+                (false, true, true),
+            ] {
                 let opts = RenderOptions {
                     region,
                     emergency_first,
                     help_first,
+                    compact_help,
                     ..Default::default()
                 };
                 let plain = render(&t, res, &opts).plain;
-                let case = format!("{region} {chosen:?} emergency_first={emergency_first}");
+                let case = format!(
+                    "{region} {chosen:?} emergency_first={emergency_first} compact={compact_help}"
+                );
                 for b in &chosen {
-                    let shown = block(&plain, &heading(b))
-                        .unwrap_or_else(|| panic!("{case}: no {b} block:\n{plain}"));
+                    // A short block leaves out services shown in full above it; a repeat of a
+                    // service shared with an earlier block is the only way one can be empty.
+                    let Some(shown) = block(&plain, &heading(b, compact_help)) else {
+                        assert!(
+                            compact_help && *b != "crisis",
+                            "{case}: no {b} block:\n{plain}"
+                        );
+                        continue;
+                    };
                     assert!(shown.contains("\n- "), "{case}: empty {b} block:\n{plain}");
                     match *b {
                         "crisis" => assert!(
@@ -217,6 +247,14 @@ fn help_blocks_are_complete_in_every_region_and_combination() {
                                     shown.contains("no national poison line is listed")
                                         && shown.contains(number),
                                     "{case}: poison block must say there is none and give {number}:\n{plain}"
+                                );
+                            }
+                            if let Some((_, number)) =
+                                POISON_LINE.iter().find(|(r, _)| *r == region)
+                            {
+                                assert!(
+                                    shown.contains(number),
+                                    "{case}: poison block lacks {number}:\n{plain}"
                                 );
                             }
                         }
@@ -274,12 +312,12 @@ fn mental_health_replies_lead_with_the_crisis_line_in_every_region() {
                 _ => {}
             }
             if t.resources.iter().any(|r| r == "crisis") || t.topic == "depression" {
-                let heading = engine
-                    .library()
-                    .resources
-                    .heading("crisis")
-                    .expect("heading");
-                let shown = block(&plain, heading)
+                // In full (crisis replies) or short (every other answer).
+                let res = &engine.library().resources;
+                let shown = [res.heading("crisis"), res.label("crisis")]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|h| block(&plain, h))
                     .unwrap_or_else(|| panic!("{} in {region}: no crisis block", t.id));
                 assert!(
                     shown.contains(crisis_line),

@@ -28,6 +28,10 @@ pub struct RenderOptions<'a> {
     pub help_first: bool,
     /// Include the evidence line and sources.
     pub with_evidence: bool,
+    /// Any answer but a crisis or emergency reply: each block shrinks to its short label and the
+    /// region's services without their notes, and a service is not repeated. Crisis and
+    /// emergency replies always show every block in full.
+    pub compact_help: bool,
     /// The bot's command prefix ("!kratom"), to point at the full list of sources; empty in
     /// front ends without commands.
     pub command_prefix: &'a str,
@@ -81,7 +85,11 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
         }
     }
     for b in &blocks {
-        push_block(resources, b, opts.region, &mut out);
+        if opts.compact_help {
+            push_compact_block(resources, b, opts.region, &mut out);
+        } else {
+            push_block(resources, b, opts.region, &mut out);
+        }
     }
     Rendered {
         plain: out.plain.join("\n\n"),
@@ -210,6 +218,39 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
         if full {
             out.shown.push(line);
         }
+    }
+    h.push_str("</ul>");
+    out.plain.push(p);
+    out.html.push(h);
+}
+
+/// Appends one block in short form: its label and the services not already in the reply, without
+/// notes; the international fallback once per reply, as in full blocks (rooms default to one
+/// region, and the person asking may live elsewhere).
+fn push_compact_block<'r>(
+    resources: &'r Resources,
+    block: &str,
+    region: &str,
+    out: &mut Output<'r>,
+) {
+    let mut lines = resources.own_lines(block, region);
+    lines.extend(resources.fallback_lines(block, region));
+    // A line that differs in its note says something new for this block (Canada's 911 line in
+    // the poison block says there is no national poison line): that one is kept.
+    lines.retain(|l| !out.has_shown(l));
+    if lines.is_empty() {
+        return;
+    }
+    let label = resources.label(block).unwrap_or(block);
+    // Emergency and poison notes say what to do ("if unconscious, call 911", "no national line
+    // here"): they stay. Other notes describe the service and can wait for a crisis reply.
+    let notes = matches!(block, "emergency" | "poison");
+    let mut p = label.to_string();
+    let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(label));
+    for line in lines {
+        p.push_str(&format!("\n- {}", line_plain(line, notes)));
+        h.push_str(&format!("<li>{}</li>\n", line_html(line, notes)));
+        out.shown.push(line);
     }
     h.push_str("</ul>");
     out.plain.push(p);
@@ -405,6 +446,7 @@ mod tests {
             help_first: true,
             with_evidence: false,
             command_prefix: "",
+            compact_help: false,
         };
         let r = render(&t, &resources(), &opts);
         let emergency = r.plain.find("emergency US line").expect("emergency block");
@@ -413,6 +455,38 @@ mod tests {
         assert!(emergency < answer && answer < crisis);
         assert!(r.plain.contains("professional US line"));
         assert!(!r.plain.contains("Evidence"));
+    }
+
+    #[test]
+    fn an_ordinary_answer_shows_short_blocks_without_repeats() {
+        let t = template("Answer.", "[\"professional\", \"crisis\"]");
+        let full = RenderOptions {
+            region: "US",
+            ..Default::default()
+        };
+        let compact = RenderOptions {
+            compact_help: true,
+            ..full.clone()
+        };
+        let res = shared_service();
+        let long = render(&t, &res, &full);
+        let short = render(&t, &res, &compact);
+        assert!(short.plain.len() < long.plain.len());
+        // The service both blocks share appears once, without its note; so does the fallback.
+        assert_eq!(
+            short.plain.matches("crisis US line").count(),
+            1,
+            "{}",
+            short.plain
+        );
+        assert_eq!(
+            short.plain.matches("crisis INTL line").count(),
+            1,
+            "{}",
+            short.plain
+        );
+        assert!(!short.plain.contains("24/7"), "{}", short.plain);
+        assert!(long.plain.contains("24/7"), "{}", long.plain);
     }
 
     /// Canada's case: one service in both the professional and the crisis block.

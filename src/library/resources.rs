@@ -45,6 +45,9 @@ struct RawLine {
 #[serde(deny_unknown_fields)]
 struct Block {
     heading: String,
+    /// A few words for the block in ordinary answers ("Treatment:"); the heading when absent.
+    #[serde(default)]
+    label: Option<String>,
     /// Whether the international fallback line follows a region's own lines.
     #[serde(default = "yes")]
     fallback: bool,
@@ -279,6 +282,13 @@ impl Resources {
 
     pub fn heading(&self, block: &str) -> Option<&str> {
         self.blocks.get(block).map(|b| b.heading.as_str())
+    }
+
+    /// The block's short label for ordinary answers, or its heading.
+    pub fn label(&self, block: &str) -> Option<&str> {
+        self.blocks
+            .get(block)
+            .map(|b| b.label.as_deref().unwrap_or(&b.heading))
     }
 
     /// The words before the main crisis line when a reply puts help first.
