@@ -222,29 +222,36 @@ impl std::fmt::Display for Tally {
     }
 }
 
-/// The frozen held-out set, written by three writers who never saw the rules, corpora or
-/// examples. Never trained on: these are the honest figures for unseen messages, printed per
-/// warning-sign family and per language. The floors sit a little under the figures measured
-/// when the set was frozen and the learned layer landed (see the closing note of issue 8): they
-/// catch a regression; they are not the targets, which are higher.
-#[test]
-fn frozen_held_out_set_by_family_and_language() {
-    let engine = engine();
+/// Headline figures on one held-out set.
+struct HeldOut {
+    topic: Tally,
+    recall: Tally,
+    shown: Tally,
+    /// Non-crisis messages (emergencies included) flagged crisis.
+    false_alarms: Tally,
+    emergency_first: Tally,
+    ordinary_concern: Tally,
+}
+
+/// Scores every `*.jsonl` in `dir` (US region) and prints the figures per warning-sign family
+/// and per language.
+fn held_out(engine: &Engine, dir: &str) -> HeldOut {
     let crisis_line =
         Regex::new(r"(?i)\b988\b|741741|116 ?123|13 ?11 ?14|\b1737\b|85258|findahelpline")
             .expect("regex");
     let emergency_number = Regex::new(r"\b(911|999|112|000|111)\b").expect("regex");
     let mut families: BTreeMap<String, Tally> = BTreeMap::new();
     let mut languages: BTreeMap<String, Tally> = BTreeMap::new();
-    let (mut topic, mut recall, mut shown, mut false_alarms) = (
-        Tally::default(),
-        Tally::default(),
-        Tally::default(),
-        Tally::default(),
-    );
-    let (mut emergency_first, mut ordinary_concern) = (Tally::default(), Tally::default());
-    let mut files: Vec<_> = std::fs::read_dir("tests/data/frozen")
-        .expect("frozen set")
+    let mut h = HeldOut {
+        topic: Tally::default(),
+        recall: Tally::default(),
+        shown: Tally::default(),
+        false_alarms: Tally::default(),
+        emergency_first: Tally::default(),
+        ordinary_concern: Tally::default(),
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("held-out set")
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
@@ -253,16 +260,16 @@ fn frozen_held_out_set_by_family_and_language() {
     for path in files {
         let text = std::fs::read_to_string(&path).expect("readable");
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let item: FrozenItem = serde_json::from_str(line).expect("frozen line parses");
+            let item: FrozenItem = serde_json::from_str(line).expect("held-out line parses");
             let reply = engine.respond(&item.text, "US");
             let d = &reply.decision;
-            topic.add(item.accept.contains(&d.topic));
+            h.topic.add(item.accept.contains(&d.topic));
             let head: String = reply.plain.chars().take(200).collect();
             let leads_with_emergency =
                 emergency_number.is_match(&head) && d.template_id != "crisis-support";
             let key = if item.crisis {
-                recall.add(d.crisis);
-                shown.add(crisis_line.is_match(&reply.plain));
+                h.recall.add(d.crisis);
+                h.shown.add(crisis_line.is_match(&reply.plain));
                 if item.lang != "en" {
                     languages
                         .entry(item.lang.clone())
@@ -271,41 +278,86 @@ fn frozen_held_out_set_by_family_and_language() {
                 }
                 (format!("crisis: {}", item.family), d.crisis)
             } else if item.topic == "emergency" {
-                false_alarms.add(d.crisis);
-                emergency_first.add(leads_with_emergency);
+                h.false_alarms.add(d.crisis);
+                h.emergency_first.add(leads_with_emergency);
                 (format!("emergency: {}", item.family), leads_with_emergency)
             } else {
-                false_alarms.add(d.crisis);
+                h.false_alarms.add(d.crisis);
                 if item.topic != "depression" {
-                    ordinary_concern.add(d.concern);
+                    h.ordinary_concern.add(d.concern);
                 }
                 (format!("not crisis: {}", item.family), !d.crisis)
             };
             families.entry(key.0).or_default().add(key.1);
         }
     }
-    println!("== frozen held-out set, per family (crisis: caught; emergency: leads; not crisis: not flagged)");
+    println!("== {dir}, per family (crisis: caught; emergency: leads; not crisis: not flagged)");
     for (f, t) in &families {
         println!("  {f:40} {t}");
     }
-    println!("== non-English crisis messages caught, per language");
+    println!("== {dir}: non-English crisis messages caught, per language");
     for (l, t) in &languages {
         println!("  {l:4} {t}");
     }
     // `false_alarms` counts flagged messages, so its rate is the false-alarm rate.
     println!(
-        "frozen: topic {topic} | crisis recall {recall} | help shown {shown} | false alarms {false_alarms} | emergency first {emergency_first} | concern on ordinary {ordinary_concern}"
+        "{dir}: topic {} | crisis recall {} | help shown {} | false alarms {} | emergency first {} | concern on ordinary {}",
+        h.topic, h.recall, h.shown, h.false_alarms, h.emergency_first, h.ordinary_concern
     );
-    assert!(recall.rate() >= 0.72, "crisis recall {recall}");
-    assert!(shown.rate() >= 0.95, "help shown {shown}");
-    assert!(false_alarms.rate() <= 0.05, "false alarms {false_alarms}");
+    h
+}
+
+/// The frozen held-out set, written by three writers who never saw the rules, corpora or
+/// examples. Never trained on: these are the honest figures for unseen messages, printed per
+/// warning-sign family and per language. The floors sit a little under the figures measured
+/// when the set was frozen and the learned layer landed (see the closing note of issue 8): they
+/// catch a regression; they are not the targets, which are higher.
+#[test]
+fn frozen_held_out_set_by_family_and_language() {
+    let h = held_out(&engine(), "tests/data/frozen");
+    assert!(h.recall.rate() >= 0.72, "crisis recall {}", h.recall);
+    assert!(h.shown.rate() >= 0.95, "help shown {}", h.shown);
     assert!(
-        emergency_first.rate() >= 0.93,
-        "emergency first {emergency_first}"
+        h.false_alarms.rate() <= 0.05,
+        "false alarms {}",
+        h.false_alarms
     );
-    assert!(topic.rate() >= 0.70, "topic accuracy {topic}");
     assert!(
-        ordinary_concern.rate() <= 0.10,
-        "concern on ordinary messages {ordinary_concern}"
+        h.emergency_first.rate() >= 0.93,
+        "emergency first {}",
+        h.emergency_first
+    );
+    assert!(h.topic.rate() >= 0.70, "topic accuracy {}", h.topic);
+    assert!(
+        h.ordinary_concern.rate() <= 0.10,
+        "concern on ordinary messages {}",
+        h.ordinary_concern
+    );
+}
+
+/// The second frozen set (`tests/data/frozen2/`, 300 messages), written after the learned layer
+/// landed by two writers who saw only the label definitions: the first set had been looked at
+/// too often to stay honest. Measured once on the engine as it was, before any change was made
+/// with it in view; the floors sit just under that measurement.
+#[test]
+fn second_frozen_set_by_family_and_language() {
+    let h = held_out(&engine(), "tests/data/frozen2");
+    assert!(h.recall.rate() >= 0.90, "crisis recall {}", h.recall);
+    assert!(h.shown.rate() >= 0.95, "help shown {}", h.shown);
+    assert!(
+        h.false_alarms.rate() <= 0.05,
+        "false alarms {}",
+        h.false_alarms
+    );
+    assert!(
+        h.emergency_first.rate() >= 0.90,
+        "emergency first {}",
+        h.emergency_first
+    );
+    assert!(h.topic.rate() >= 0.78, "topic accuracy {}", h.topic);
+    assert!(
+        h.ordinary_concern.rate() <= 0.10,
+        "concern on ordinary messages {}",
+        h.ordinary_concern
     );
 }
