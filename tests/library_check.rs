@@ -210,6 +210,31 @@ fn raw_html_in_body() {
 }
 
 #[test]
+fn a_link_that_is_not_a_web_page_names_its_line() {
+    let f = Fixture::new();
+    f.edit(DOSING, |t| {
+        format!(
+            "{}
+
+[more](javascript:alert(1))
+",
+            t.trim_end()
+        )
+    });
+    let (ok, out) = f.check();
+    assert!(!ok);
+    assert!(
+        out.contains("link `javascript:alert(1)`: link to an https:// page"),
+        "{out}"
+    );
+    let line = f.line_of(DOSING, "javascript:");
+    assert!(
+        out.contains(&format!("{DOSING}:{line}: error: link")),
+        "{out}"
+    );
+}
+
+#[test]
 fn resources_need_every_region() {
     let f = Fixture::new();
     f.edit("resources.toml", |t| {

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use pulldown_cmark::{Event, Parser};
+use pulldown_cmark::{Event, Parser, Tag};
 use regex::Regex;
 use time::{Date, Month};
 
 use super::budget::BODY_WORDS_TARGET;
 use super::catalog::{Catalog, NO_EVIDENCE_TOPICS};
+use super::render;
 use super::resources::BLOCK_KINDS;
 use super::template::Template;
 use crate::diagnostics::Problem;
@@ -188,11 +189,16 @@ fn check_one(t: &Template, catalog: &Catalog, today: Date, problems: &mut Vec<Pr
         }
     }
     for event in Parser::new(&t.body) {
-        if let Event::Html(h) | Event::InlineHtml(h) = event {
-            error(
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => error(
                 t.line_containing(h.trim()),
                 "raw HTML in the body: use Markdown (HTML is generated from it)".into(),
-            );
+            ),
+            Event::Start(Tag::Link { dest_url, .. }) if !render::is_safe_link(&dest_url) => error(
+                t.line_containing(dest_url.trim()),
+                format!("link `{dest_url}`: link to an https:// page (or mailto:) only"),
+            ),
+            _ => {}
         }
     }
     if t.body.trim().is_empty() {

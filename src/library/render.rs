@@ -310,15 +310,32 @@ fn href(s: &str) -> String {
     out
 }
 
-/// Markdown to Matrix HTML. Raw HTML in templates is rejected by `check`; it is escaped here too.
+/// Markdown to Matrix HTML. Raw HTML in templates is rejected by `check`; it is escaped here too,
+/// and a link that is not http(s) or mailto keeps its text but loses the link (no `javascript:`).
 pub fn markdown_to_html(md: &str) -> String {
-    let events = Parser::new(md).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
+    // For each open link: whether it was dropped (so its end is dropped too).
+    let mut links: Vec<bool> = Vec::new();
+    let events = Parser::new(md).filter_map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        Event::Start(Tag::Link { ref dest_url, .. }) => {
+            let safe = is_safe_link(dest_url);
+            links.push(!safe);
+            safe.then_some(e)
+        }
+        Event::End(TagEnd::Link) => (!links.pop().unwrap_or(false)).then_some(e),
+        other => Some(other),
     });
     let mut out = String::new();
     html::push_html(&mut out, events);
     out.trim_end().to_string()
+}
+
+/// Links a reply may carry: the web and email, nothing a client would run.
+pub(crate) fn is_safe_link(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    ["https://", "http://", "mailto:"]
+        .iter()
+        .any(|s| lower.starts_with(s))
 }
 
 /// Markdown to readable plain text: paragraphs, "- " list items, links as "text (url)".
@@ -609,5 +626,11 @@ mod tests {
     fn raw_html_is_escaped_not_rendered() {
         let html = markdown_to_html("hi <script>alert(1)</script>");
         assert!(!html.contains("<script>"), "{html}");
+        let html = markdown_to_html("[click](javascript:alert(1)) and [FDA](https://fda.gov)");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(
+            html.contains("click and <a href=\"https://fda.gov\">FDA</a>"),
+            "{html}"
+        );
     }
 }
