@@ -143,8 +143,9 @@ impl Library {
             with_evidence: !NO_EVIDENCE_TOPICS.contains(&template.topic.as_str()),
             // Crisis and emergency replies show every block in full; other answers (mood and
             // concern ones included, which already open with the crisis line) keep them short.
-            compact_help: !(kind.crisis || kind.emergency)
-                && !matches!(template.topic.as_str(), "crisis" | "emergency"),
+            compact_help: !(kind.crisis
+                || kind.emergency
+                || matches!(template.topic.as_str(), "crisis" | "emergency")),
             command_prefix,
         };
         render::render(template, &self.resources, &opts)
