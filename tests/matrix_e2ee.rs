@@ -120,3 +120,52 @@ async fn recovery_key_lets_a_new_device_take_the_identity_back() {
     );
     second.stop().await.expect("stop");
 }
+
+/// Over the per-user limit in a DM: one short notice that says the limit and carries the crisis
+/// line, then silence for the window; a crisis message is still answered in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dm_over_the_limit_gets_one_notice_and_a_crisis_is_still_answered() {
+    init_logs();
+    let bot = TestBot::new("\n[rate_limits]\nper_user = 2\nper_user_window_secs = 600\n").await;
+    let running = bot.start().await;
+    let alice = TestUser::new("alice").await;
+    let room = alice.create_room(&[&bot.user_id], true, true).await;
+    alice.wait_joined(room.room_id(), &bot.user_id).await;
+
+    for q in ["what is kratom?", "is kratom legal in the US?"] {
+        let id = send_text(&room, q, &[]).await;
+        alice.wait_reply(&bot.user_id, &id).await;
+    }
+    let over = send_text(&room, "does kratom show up on a drug test?", &[]).await;
+    let notice = alice.wait_reply(&bot.user_id, &over).await.event;
+    let MessageType::Notice(n) = &notice.content.msgtype else {
+        panic!("the limit notice is not an m.notice");
+    };
+    assert!(
+        n.body
+            .starts_with("I answer 2 questions every 10 minutes per person"),
+        "{}",
+        n.body
+    );
+    assert!(
+        n.body.contains("988"),
+        "the notice carries the crisis line: {}",
+        n.body
+    );
+    let silent = send_text(&room, "how long does kratom last?", &[]).await;
+    // A crisis message over the limit still gets the full crisis reply.
+    let crisis = send_text(&room, "i cant do this anymore, i want to die", &[]).await;
+    let reply = alice.wait_reply(&bot.user_id, &crisis).await.event;
+    let MessageType::Notice(r) = &reply.content.msgtype else {
+        panic!("the crisis reply is not an m.notice");
+    };
+    assert!(r.body.contains("988"), "{}", r.body);
+    assert!(!r.body.starts_with("I answer"), "{}", r.body);
+    // The crisis reply came after the silent one was handled (events are handled in order).
+    assert!(
+        alice.replies_to(&bot.user_id, &silent).is_empty(),
+        "silence past the notice"
+    );
+    assert_eq!(alice.replies_to(&bot.user_id, &over).len(), 1);
+    running.stop().await.expect("clean stop");
+}
