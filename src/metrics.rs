@@ -36,6 +36,8 @@ pub struct Metrics {
     pub replies_pending: Gauge,
     /// Encrypted messages waiting for their room key.
     pub parked_events: Gauge,
+    /// Events seen but not yet handled (queued, or waiting to be retried).
+    pub inbox: Gauge,
     /// From the bot seeing a message to its reply being accepted by the homeserver.
     pub reply_latency: Histogram,
     last_sync_ok: Gauge,
@@ -69,6 +71,7 @@ impl Metrics {
             send_retries: Counter::default(),
             replies_pending: Gauge::default(),
             parked_events: Gauge::default(),
+            inbox: Gauge::default(),
             // 10 ms .. ~41 s: a local homeserver answers in tens of ms; a 429 storm in seconds.
             reply_latency: Histogram::new(exponential_buckets(0.01, 2.0, 13)),
             last_sync_ok: Gauge::default(),
@@ -122,6 +125,11 @@ impl Metrics {
                 "parked_events",
                 "Encrypted messages waiting for their room key",
                 m.parked_events.clone(),
+            );
+            r.register(
+                "inbox",
+                "Events seen but not yet handled (queued, or waiting to be retried)",
+                m.inbox.clone(),
             );
             r.register(
                 "reply_latency_seconds",

@@ -84,9 +84,23 @@ const MIGRATIONS: &[&str] = &[
          n INTEGER NOT NULL,
          PRIMARY KEY (day, kind, topic)
      );",
+    // 3: the inbox (issue 10): events seen but not yet handled, by id only (never text).
+    "CREATE TABLE inbox (
+         room_id TEXT NOT NULL,
+         event_id TEXT NOT NULL,
+         origin_ts INTEGER NOT NULL,
+         added_at INTEGER NOT NULL,
+         PRIMARY KEY (room_id, event_id)
+     );",
 ];
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// What a counter counts. Stored by name, so never rename a variant's string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,6 +342,48 @@ impl Store {
             params![room_id, event_id, origin_ts],
         )?;
         Ok(())
+    }
+
+    /// Records an event the bot has seen and will handle (kept until [`Store::inbox_remove`]).
+    pub fn inbox_add(&self, room_id: &str, event_id: &str, origin_ts: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO inbox (room_id, event_id, origin_ts, added_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![room_id, event_id, origin_ts, unix_ms()],
+        )?;
+        Ok(())
+    }
+
+    pub fn inbox_remove(&self, room_id: &str, event_id: &str) -> Result<()> {
+        self.conn().execute(
+            "DELETE FROM inbox WHERE room_id = ?1 AND event_id = ?2",
+            params![room_id, event_id],
+        )?;
+        Ok(())
+    }
+
+    /// Up to `limit` (room id, event id) rows added before `before_ms`, oldest event first.
+    pub fn inbox_older_than(&self, before_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT room_id, event_id FROM inbox WHERE added_at < ?1
+             ORDER BY origin_ts LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![before_ms, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Drops events too old to answer (sent before `before_ms`).
+    pub fn inbox_prune(&self, before_ms: i64) -> Result<()> {
+        self.conn()
+            .execute("DELETE FROM inbox WHERE origin_ts < ?1", params![before_ms])?;
+        Ok(())
+    }
+
+    pub fn inbox_count(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM inbox", [], |r| r.get(0))?)
     }
 
     pub fn add_pending(&self, ev: &PendingEvent, session_id: &str) -> Result<()> {
@@ -709,6 +765,22 @@ mod tests {
         })?;
         let path = dir.path().join("db");
         Store::open(&path)?.set_sync_token("s1")?;
+        let s = Store::open(&path)?;
+        s.inbox_add("!r", "$a", 1_000)?;
+        s.inbox_add("!r", "$a", 1_000)?;
+        s.inbox_add("!r", "$b", 5_000)?;
+        assert_eq!(s.inbox_count()?, 2);
+        // Survives a reopen (a crash), oldest event first.
+        let s = Store::open(&path)?;
+        let later = unix_ms() + 1_000;
+        assert_eq!(
+            s.inbox_older_than(later, 10)?,
+            vec![("!r".into(), "$a".into()), ("!r".into(), "$b".into())]
+        );
+        assert!(s.inbox_older_than(0, 10)?.is_empty());
+        s.inbox_prune(2_000)?;
+        s.inbox_remove("!r", "$b")?;
+        assert_eq!(s.inbox_count()?, 0);
         assert_eq!(Store::open(&path)?.sync_token()?, Some("s1".into()));
         Ok(())
     }

@@ -103,3 +103,44 @@ async fn many_messages_while_down_are_caught_up_through_the_gap() {
     assert_eq!(alice.replies_to(&bot.user_id, &late).len(), 1);
     assert_eq!(alice.replies_to(&bot.user_id, &warm).len(), 1);
 }
+
+/// A reply the homeserver refused is not lost: the question stays in the bot's inbox and is
+/// answered once sending is possible again (here: the room let only moderators speak, then
+/// gave the bot a voice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_that_could_not_be_sent_is_retried_from_the_inbox() {
+    use matrix_sdk::ruma::api::client::room::create_room::v3::Request as CreateRoomRequest;
+    use matrix_sdk::ruma::serde::Raw;
+    use matrix_sdk::ruma::Int;
+
+    init_logs();
+    let bot = TestBot::new("").await;
+    let running = bot.start().await;
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let mut req = CreateRoomRequest::new();
+    req.invite = vec![bot.user_id.clone(), bob.user_id.clone()];
+    // Only power 50 may post messages; alice (creator, 100) can, the bot (0) cannot.
+    req.power_level_content_override =
+        Some(Raw::from_json_string(r#"{"events_default": 50}"#.to_string()).expect("json"));
+    let room = alice.client.create_room(req).await.expect("create room");
+    bob.client
+        .join_room_by_id(room.room_id())
+        .await
+        .expect("bob joins");
+    alice.wait_joined(room.room_id(), &bot.user_id).await;
+
+    let q = send_text(&room, "!kratom is kratom legal in the US?", &[]).await;
+    // The bot tries, is refused (403), and keeps the question.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(alice.replies_to(&bot.user_id, &q).is_empty());
+    room.update_power_levels(vec![(&bot.user_id, Int::from(50))])
+        .await
+        .expect("give the bot a voice");
+    // The inbox sweep (every 15 s) sends it now, once.
+    let reply = alice.wait_reply(&bot.user_id, &q).await;
+    assert!(reply.event.content.body().contains("Sources:"));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(alice.replies_to(&bot.user_id, &q).len(), 1);
+    running.stop().await.expect("clean stop");
+}

@@ -241,10 +241,9 @@ async fn retry(bot: &Arc<Bot>, pending: Vec<PendingEvent>) {
             Ok(ev) if ev.kind.is_utd() => {}
             Ok(ev) => {
                 tracing::info!(room = %p.room_id, event = %p.event_id, "decrypted after a late key");
-                bot.handle_timeline_event(&room, ev.raw(), super::Origin::LateKey)
-                    .await;
-                // Removed only once handled: a crash in between retries it (the answered table
-                // keeps that exactly-once).
+                // Into the room's queue (and the inbox) before leaving the parked table: a
+                // crash in between retries it, and the answered table keeps that exactly-once.
+                bot.dispatch(&room, ev.raw().clone(), super::Origin::LateKey);
                 let _ = bot.store.remove_pending(&p.room_id, &p.event_id);
             }
             Err(e) => tracing::debug!(error = %e, event = %p.event_id, "still undecryptable"),

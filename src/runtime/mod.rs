@@ -43,6 +43,7 @@ mod invites;
 mod moderation;
 pub mod rate_limit;
 mod reply;
+mod rooms;
 mod session;
 mod sync;
 
@@ -76,6 +77,9 @@ fn too_old(
     unsigned_age.unwrap_or(now - origin_ts) > window
 }
 
+/// Sends in flight at once across all rooms (each attempt takes a slot; waits do not).
+const SENDS_IN_FLIGHT: usize = 4;
+
 /// Triage reads at most this much of a message (the engine also caps; this keeps copies small).
 const MAX_TRIAGE_BYTES: usize = 8 * 1024;
 
@@ -103,6 +107,11 @@ pub struct Bot {
     management_room: tokio::sync::Mutex<Option<OwnedRoomId>>,
     /// Live counters for `/metrics` (the daily ones in the store feed it too).
     pub(crate) metrics: Arc<metrics::Metrics>,
+    /// One worker per active room (see `rooms`).
+    workers: rooms::Workers,
+    /// Sends in flight at once across all rooms, so a flood in one room cannot push the bot into
+    /// the homeserver's 429s for everyone.
+    pub(crate) send_slots: tokio::sync::Semaphore,
 }
 
 fn now_ms() -> i64 {
@@ -134,12 +143,14 @@ impl Bot {
     }
 
     /// Handles one timeline event (already decrypted, if it was encrypted and could be).
+    /// Returns false when it must be tried again later (its reply could not be sent, or the bot
+    /// database was unavailable); true when it is done with, answered or not.
     pub(crate) async fn handle_timeline_event(
         &self,
         room: &Room,
         raw: &Raw<AnySyncTimelineEvent>,
         origin: Origin,
-    ) {
+    ) -> bool {
         let ev = match raw.deserialize() {
             Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
                 SyncMessageLikeEvent::Original(ev),
@@ -150,9 +161,9 @@ impl Bot {
                 if let Some(target) = r.redacts.as_deref().or(r.content.redacts.as_deref()) {
                     self.withdraw_reply(room, target).await;
                 }
-                return;
+                return true;
             }
-            _ => return,
+            _ => return true,
         };
         if ev.sender != self.user_id {
             self.metrics.messages_seen.inc();
@@ -162,22 +173,23 @@ impl Bot {
         let window = self.config.catch_up_window().as_millis() as i64;
         if too_old(origin, ts, age, now_ms(), window) {
             tracing::debug!(event = %ev.event_id, "older than the catch-up window; not answered");
-            return;
+            return true;
         }
         let room_id = room.room_id().as_str();
         match self.store.is_answered(room_id, ev.event_id.as_str()) {
             Ok(false) => {}
-            Ok(true) => return,
+            Ok(true) => return true,
             Err(e) => {
-                // Without the record we cannot promise exactly-once: better silent than twice.
+                // Without the record we cannot promise exactly-once: better silent than twice
+                // (the inbox keeps the event for a later try).
                 tracing::error!(error = %e, "bot database unavailable; not answering");
-                return;
+                return false;
             }
         }
         if !lock(&self.inflight).insert(ev.event_id.to_string()) {
-            return;
+            return false;
         }
-        self.answer(room, &ev, origin).await;
+        let done = self.answer(room, &ev, origin).await;
         if let Err(e) = self
             .store
             .advance_room_cursor(room_id, ev.event_id.as_str(), ts)
@@ -185,6 +197,7 @@ impl Bot {
             tracing::warn!(error = %e, "cannot record the room cursor");
         }
         lock(&self.inflight).remove(ev.event_id.as_str());
+        done
     }
 
     /// The room's settings: moderator commands (stored) over the config file over defaults. A
@@ -255,6 +268,14 @@ impl Bot {
         }
     }
 
+    /// What every send shares: the global limit on sends in flight and the metrics.
+    pub(crate) fn sender(&self) -> reply::Sender<'_> {
+        reply::Sender {
+            slots: &self.send_slots,
+            metrics: &self.metrics,
+        }
+    }
+
     fn count(&self, counter: Counter, topic: Option<&str>) {
         self.metrics.record(counter, topic);
         if let Err(e) = self.store.count(counter, topic, now_ms()) {
@@ -262,7 +283,7 @@ impl Bot {
         }
     }
 
-    async fn answer(&self, room: &Room, ev: &OriginalSyncRoomMessageEvent, origin: Origin) {
+    async fn answer(&self, room: &Room, ev: &OriginalSyncRoomMessageEvent, origin: Origin) -> bool {
         let started = Instant::now();
         let room_id = room.room_id();
         let mut settings = self.room_settings(room_id.as_str());
@@ -337,7 +358,7 @@ impl Bot {
         let (question, via) = match addressing::decide(&msg, &identity, view) {
             Verdict::Ignore(reason) => {
                 tracing::debug!(room = %room_id, event = %ev.event_id, ?reason, "not answered");
-                return;
+                return true;
             }
             Verdict::Answer { via, question } => (question, Some(via)),
             Verdict::CrisisWatch { text } => (text, None),
@@ -352,7 +373,7 @@ impl Bot {
                 if !outcome.allowed() {
                     tracing::info!(room = %room_id, event = %ev.event_id, ?outcome, "command rate limited; not answered");
                     self.count(Counter::RateLimited, None);
-                    return;
+                    return true;
                 }
                 let ctx = moderation::CommandMessage {
                     room,
@@ -362,7 +383,7 @@ impl Bot {
                     region: &settings.region,
                 };
                 self.run_command(ctx, parsed).await;
-                return;
+                return true;
             }
         };
         let question = truncate_utf8(&question, MAX_TRIAGE_BYTES);
@@ -379,7 +400,7 @@ impl Bot {
                 .ok()
                 .flatten();
             if !urgent || matches!(original.as_deref(), Some("crisis" | "emergency")) {
-                return;
+                return true;
             }
         }
         if via.is_none() && !urgent {
@@ -388,7 +409,7 @@ impl Bot {
                 self.alert(AlertKind::CheckIn, room, ev, d, question, is_dm)
                     .await;
             }
-            return;
+            return true;
         }
         if d.crisis && !lock(&self.limiter).admit_crisis_reply(ev.sender.as_str(), Instant::now()) {
             // The same person's crisis reply went out within the window; the alert still goes.
@@ -403,7 +424,7 @@ impl Bot {
                 is_dm,
             )
             .await;
-            return;
+            return true;
         }
         let (outcome, admission) = lock(&self.limiter).admit(
             ev.sender.as_str(),
@@ -418,7 +439,7 @@ impl Bot {
                 self.send_limit_notice(room, ev, &settings.region).await;
             }
             self.record_dropped(ev, room_id.as_str(), "rate-limited");
-            return;
+            return true;
         }
         // An edited message is answered as a reply to the message people see, not to the edit.
         let target = edited.map_or(&ev.event_id, |r| &r.event_id);
@@ -429,7 +450,7 @@ impl Bot {
             content,
             reply::transaction_id(&ev.event_id),
             urgent,
-            &self.metrics,
+            self.sender(),
         )
         .await;
         drop(pending);
@@ -481,6 +502,8 @@ impl Bot {
             let kind = AlertKind::Crisis { reply_sent: sent };
             self.alert(kind, room, ev, d, question, is_dm).await;
         }
+        // Unsent, it stays in the inbox and is tried again.
+        sent
     }
 
     /// The over-the-limit notice in a DM: the limit, and the region's crisis line, so that
@@ -514,7 +537,7 @@ impl Bot {
             content,
             reply::transaction_id(&ev.event_id),
             false,
-            &self.metrics,
+            self.sender(),
         )
         .await
         {
@@ -646,6 +669,8 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         check_ins: Mutex::new(AlertThrottle::new(alert_window)),
         management_room: tokio::sync::Mutex::new(None),
         metrics: Arc::new(metrics::Metrics::new()),
+        workers: rooms::Workers::default(),
+        send_slots: tokio::sync::Semaphore::new(SENDS_IN_FLIGHT),
     });
     let (shutdown, rx) = watch::channel(false);
     let metrics_addr = if bot.config.metrics.enabled {
@@ -667,9 +692,13 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         async move {
             let keys = tokio::spawn(encryption::watch_late_keys(bot.clone(), rx.clone()));
             let prune = tokio::spawn(moderation::prune_periodically(bot.clone()));
-            let result = sync::run(bot, rx).await;
+            let sweep = tokio::spawn(rooms::sweep(bot.clone(), rx.clone()));
+            let result = sync::run(bot.clone(), rx).await;
             keys.abort();
             prune.abort();
+            sweep.abort();
+            // Let the room workers finish what they hold; the inbox keeps anything cut off.
+            bot.drain_workers(DRAIN_LIMIT).await;
             result
         }
     });

@@ -169,7 +169,7 @@ impl Bot {
             content,
             reply::transaction_id(&m.ev.event_id),
             false,
-            &self.metrics,
+            self.sender(),
         )
         .await
         {
@@ -221,7 +221,7 @@ impl Bot {
             content,
             reply::transaction_id(&m.ev.event_id),
             false,
-            &self.metrics,
+            self.sender(),
         )
         .await
         {
@@ -303,7 +303,7 @@ impl Bot {
         let mut content = RoomMessageEventContent::notice_html(plain, html);
         content.mentions = Some(Mentions::new());
         let txn = format!("alert-{}", reply::transaction_id(&ev.event_id));
-        match reply::send(&mgmt, content, txn.into(), true, &self.metrics).await {
+        match reply::send(&mgmt, content, txn.into(), true, self.sender()).await {
             Ok(_) => {
                 self.count(Counter::Alert, None);
                 let entry = AuditEntry {

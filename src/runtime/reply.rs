@@ -55,6 +55,16 @@ pub struct SendError {
     source: matrix_sdk::Error,
 }
 
+/// What every send shares: the global limit on sends in flight, and the metrics.
+#[derive(Clone, Copy)]
+pub struct Sender<'a> {
+    pub slots: &'a tokio::sync::Semaphore,
+    pub metrics: &'a Metrics,
+}
+
+/// The longest a send waits on a homeserver's Retry-After before trying again.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
 /// Sends with retries: the homeserver's 429 `retry_after` is honoured, other transient errors back
 /// off. Urgent (crisis) replies try much longer before giving up.
 pub async fn send(
@@ -62,18 +72,20 @@ pub async fn send(
     content: RoomMessageEventContent,
     txn_id: OwnedTransactionId,
     urgent: bool,
-    metrics: &Metrics,
+    sender: Sender<'_>,
 ) -> Result<OwnedEventId, SendError> {
     let max_attempts = if urgent { 30 } else { 8 };
     let mut backoff = Duration::from_millis(500);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match room
+        let slot = sender.slots.acquire().await;
+        let result = room
             .send(content.clone())
             .with_transaction_id(txn_id.clone())
-            .await
-        {
+            .await;
+        drop(slot);
+        match result {
             Ok(response) => return Ok(response.response.event_id),
             Err(e) => {
                 let wait = match e.client_api_error_kind() {
@@ -96,7 +108,7 @@ pub async fn send(
                     });
                 }
                 tracing::debug!(error = %e, wait_ms = wait.as_millis() as u64, "send failed; retrying");
-                metrics.send_retries.inc();
+                sender.metrics.send_retries.inc();
                 tokio::time::sleep(wait).await;
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
@@ -104,14 +116,15 @@ pub async fn send(
     }
 }
 
+/// The homeserver's Retry-After, capped: a bad or hostile value must not park a reply for hours.
 pub(crate) fn retry_after_duration(retry_after: Option<&RetryAfter>) -> Option<Duration> {
-    match retry_after? {
-        RetryAfter::Delay(d) => Some(*d),
-        RetryAfter::DateTime(t) => Some(
-            t.duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        ),
-    }
+    let wait = match retry_after? {
+        RetryAfter::Delay(d) => *d,
+        RetryAfter::DateTime(t) => t
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_WAIT))
 }
 
 #[cfg(test)]

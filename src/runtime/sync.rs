@@ -206,7 +206,7 @@ async fn process(bot: &Arc<Bot>, response: &SyncResponse, phase: Phase) {
                             tracing::warn!(error = %e, "cannot park an undecryptable event");
                         }
                     }
-                    _ => bot.handle_timeline_event(&room, ev.raw(), gap_origin).await,
+                    _ => bot.dispatch(&room, ev.raw().clone(), gap_origin),
                 }
             }
         }
