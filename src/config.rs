@@ -490,6 +490,16 @@ impl Config {
                     "must be a room id (!abc:example.org) or alias (#mods:example.org)",
                 ));
             }
+            // An alias belongs to whoever created it first: the bot checks the room it points to
+            // against the admins, so it needs some.
+            if room.starts_with('#') && self.moderation.admins.is_empty() {
+                return Err(invalid(
+                    "moderation.room",
+                    "is an alias: also list the management room's creator or an admin in \
+                     [moderation] admins (the bot checks who owns the room the alias points to), \
+                     or give the room id (!abc:example.org) instead",
+                ));
+            }
         }
         if !(0..=100).contains(&self.moderation.power_level) {
             return Err(invalid(
@@ -759,8 +769,16 @@ mod tests {
             "!abc:example.org",
             "#mods:example.org",
         ] {
-            let cfg = format!("{MINIMAL}\n[moderation]\nroom = \"{ok}\"\n");
+            let cfg =
+                format!("{MINIMAL}\n[moderation]\nroom = \"{ok}\"\nadmins = [\"@a:x.org\"]\n");
             assert!(parse(&cfg).is_ok(), "{ok} must be accepted");
+            // An alias needs admins to check the room it points to against.
+            let cfg = format!("{MINIMAL}\n[moderation]\nroom = \"{ok}\"\n");
+            assert_eq!(
+                parse(&cfg).is_ok(),
+                ok.starts_with('!'),
+                "{ok} without admins"
+            );
             let cfg = format!("{MINIMAL}\n[rooms.\"{ok}\"]\nmode = \"all\"\n");
             assert_eq!(parse(&cfg).is_ok(), ok.starts_with('!'), "{ok}");
         }

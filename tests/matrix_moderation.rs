@@ -36,17 +36,28 @@ async fn setup(extra: &str) -> Setup {
     let alias_local = unique("mods");
     let alice = TestUser::new("alice").await;
     let bob = TestUser::new("bob").await;
+    // The lead moderator (a bot admin) owns the management room and its alias; alice is a member.
+    let lead = TestUser::new("lead").await;
     let alias = format!("#{alias_local}:{}", server_of(&alice.user_id));
-    let bot = TestBot::new(&format!("\n[moderation]\nroom = \"{alias}\"\n{extra}")).await;
+    let bot = TestBot::new(&format!(
+        "\n[moderation]\nroom = \"{alias}\"\nadmins = [\"{}\"]\n{extra}",
+        lead.user_id
+    ))
+    .await;
     let mut req = CreateRoomRequest::new();
-    req.invite = vec![bot.user_id.clone()];
+    req.invite = vec![bot.user_id.clone(), alice.user_id.clone()];
     req.room_alias_name = Some(alias_local);
     req.name = Some("Moderators".into());
-    let mods = alice
+    let created = lead
         .client
         .create_room(req)
         .await
         .expect("create mods room");
+    let mods = alice
+        .client
+        .join_room_by_id(created.room_id())
+        .await
+        .expect("alice joins the mods room");
     let group = support_room(&alice, &bot.user_id, &bob).await;
     Setup {
         bot,
@@ -676,6 +687,57 @@ async fn a_management_room_given_by_a_server_less_id_gets_alerts_with_a_via() {
     assert!(
         link.contains("?via="),
         "a via even for a server-less id: {link}"
+    );
+    running.stop().await.expect("clean stop");
+}
+
+/// Whoever creates an alias first decides where it points: an alias to a room that none of the
+/// bot admins created or administers gets no alerts (the crisis reply itself still goes out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_to_a_room_no_admin_owns_gets_no_alerts() {
+    init_logs();
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let lead = TestUser::new("lead").await;
+    let mallory = TestUser::new("mallory").await;
+    let alias_local = unique("mods");
+    let alias = format!("#{alias_local}:{}", server_of(&alice.user_id));
+    let bot = TestBot::new(&format!(
+        "\n[moderation]\nroom = \"{alias}\"\nadmins = [\"{}\"]\n",
+        lead.user_id
+    ))
+    .await;
+    // Mallory takes the alias first and invites the bot into her room.
+    let mut req = CreateRoomRequest::new();
+    req.invite = vec![bot.user_id.clone()];
+    req.room_alias_name = Some(alias_local);
+    let trap = mallory
+        .client
+        .create_room(req)
+        .await
+        .expect("create the trap room");
+    let group = support_room(&alice, &bot.user_id, &bob).await;
+    let running = bot.start().await;
+    mallory.wait_joined(trap.room_id(), &bot.user_id).await;
+    alice.wait_joined(group.room_id(), &bot.user_id).await;
+    alice.wait_joined(group.room_id(), &bob.user_id).await;
+
+    let bob_group = bob.client.get_room(group.room_id()).expect("bob's room");
+    let c = send_text(&bob_group, "i want to kill myself tonight", &[]).await;
+    bob.wait_reply(&bot.user_id, &c).await;
+    // An alert follows the reply within a second when the room is trusted; give it five.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let leaked: Vec<_> = mallory
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|s| s.room_id == trap.room_id() && s.event.sender == bot.user_id)
+        .map(|s| s.event.content.body().to_string())
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "alert sent to a room no admin owns: {leaked:?}"
     );
     running.stop().await.expect("clean stop");
 }

@@ -9,7 +9,7 @@ use matrix_sdk::ruma::events::room::message::{
 };
 use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
 use matrix_sdk::ruma::events::Mentions;
-use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId};
+use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 use matrix_sdk::Room;
 
 use super::{lock, now_ms, reply, thread_of, Bot};
@@ -63,16 +63,53 @@ impl Bot {
                     return None;
                 }
             };
-            match self.client.resolve_room_alias(&alias).await {
+            let id = match self.client.resolve_room_alias(&alias).await {
                 Ok(r) => r.room_id,
                 Err(e) => {
                     tracing::warn!(error = %e, alias = %alias, "cannot resolve the management room alias");
                     return None;
                 }
+            };
+            if !self.owned_by_admins(&id).await {
+                tracing::error!(
+                    alias = %alias,
+                    room = %id,
+                    "the management room alias points to a room none of [moderation] admins \
+                     created or administers; no alerts go there (use the room id to be sure)"
+                );
+                return None;
             }
+            id
         };
         *cached = Some(id.clone());
         Some(id)
+    }
+
+    /// Whether one of `[moderation] admins` created the room or holds power 100 in it (checked
+    /// for a room named by alias: whoever created an alias first decides where it points).
+    async fn owned_by_admins(&self, room_id: &RoomId) -> bool {
+        let Some(room) = self.client.get_room(room_id) else {
+            tracing::warn!(room = %room_id, "not in the management room yet; cannot check its owner");
+            return false;
+        };
+        let admins = &self.config.moderation.admins;
+        if room
+            .creators()
+            .is_some_and(|c| c.iter().any(|u| admins.iter().any(|a| a == u.as_str())))
+        {
+            return true;
+        }
+        for admin in admins {
+            let Ok(user) = UserId::parse(admin) else {
+                continue;
+            };
+            match room.get_user_power_level(&user).await {
+                Ok(UserPowerLevel::Infinite) => return true,
+                Ok(UserPowerLevel::Int(p)) if i64::from(p) >= 100 => return true,
+                _ => {}
+            }
+        }
+        false
     }
 
     pub(super) async fn run_command(&self, m: CommandMessage<'_>, parsed: Parsed) {
