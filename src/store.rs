@@ -478,6 +478,17 @@ impl Store {
             .unwrap_or_default())
     }
 
+    /// Gives room `to` the settings moderators gave room `from` (a room upgrade), unless `to`
+    /// already has its own.
+    pub fn copy_room_settings(&self, from: &str, to: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO room_settings (room_id, mode, region, crisis_watch, paused)
+             SELECT ?2, mode, region, crisis_watch, paused FROM room_settings WHERE room_id = ?1",
+            params![from, to],
+        )?;
+        Ok(())
+    }
+
     pub fn set_room_setting(&self, room_id: &str, setting: &RoomSetting) -> Result<()> {
         let conn = self.conn();
         conn.execute(

@@ -741,3 +741,49 @@ async fn an_alias_to_a_room_no_admin_owns_gets_no_alerts() {
     );
     running.stop().await.expect("clean stop");
 }
+
+/// A room upgrade (`m.room.tombstone`): the bot joins the new room and keeps the settings the
+/// moderators gave the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_room_is_followed_with_its_settings() {
+    use matrix_sdk::ruma::api::client::room::create_room::v3::RoomPreset;
+    use matrix_sdk::ruma::api::client::room::upgrade_room::v3::Request as UpgradeRequest;
+
+    init_logs();
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let bot = TestBot::new("").await;
+    let mut req = CreateRoomRequest::new();
+    req.invite = vec![bot.user_id.clone(), bob.user_id.clone()];
+    req.preset = Some(RoomPreset::PublicChat);
+    let old = alice.client.create_room(req).await.expect("create room");
+    bob.client
+        .join_room_by_id(old.room_id())
+        .await
+        .expect("bob joins");
+    let running = bot.start().await;
+    alice.wait_joined(old.room_id(), &bot.user_id).await;
+    alice.wait_joined(old.room_id(), &bob.user_id).await;
+    let set = ask(&alice, &old, &bot.user_id, "!kratom mode all").await;
+    assert!(set.contains("all"), "{set}");
+
+    let version = old.version().expect("the room version is known");
+    let upgraded = alice
+        .client
+        .send(UpgradeRequest::new(old.room_id().to_owned(), version))
+        .await
+        .expect("upgrade the room");
+    let new_id = upgraded.replacement_room;
+    let bob_new = bob
+        .client
+        .join_room_by_id(&new_id)
+        .await
+        .expect("bob follows the upgrade");
+    alice.wait_joined(&new_id, &bob.user_id).await;
+    alice.wait_joined(&new_id, &bot.user_id).await;
+    // `mode all` came along: an unaddressed question in the new room is answered.
+    let q = send_text(&bob_new, "is kratom legal in the US?", &[]).await;
+    let reply = body(&bob.wait_reply(&bot.user_id, &q).await);
+    assert!(reply.contains("Sources:"), "{reply}");
+    running.stop().await.expect("clean stop");
+}

@@ -1,9 +1,9 @@
-//! Joining rooms the bot is invited to (from allowed users or servers), and leaving rooms where
-//! nobody else is left.
+//! Joining rooms the bot is invited to (from allowed users or servers), following rooms that
+//! were upgraded, and leaving rooms where nobody else is left.
 use std::sync::Arc;
 use std::time::Duration;
 
-use matrix_sdk::ruma::OwnedRoomId;
+use matrix_sdk::ruma::{OwnedRoomId, RoomOrAliasId};
 use matrix_sdk::{Room, RoomState};
 
 use super::{lock, Bot};
@@ -82,6 +82,60 @@ where
         }
     }
     false
+}
+
+/// Follows a room upgrade (an `m.room.tombstone`): joins the room that replaces `room` and
+/// carries the moderators' settings over, so a paused or `mode all` room stays that way.
+pub fn follow_upgrade(bot: &Arc<Bot>, room: &Room) {
+    let Some(successor) = room.successor_room() else {
+        return;
+    };
+    let new = successor.room_id;
+    if bot
+        .client
+        .get_room(&new)
+        .is_some_and(|r| r.state() == RoomState::Joined)
+    {
+        return;
+    }
+    if !lock(&bot.joining).insert(new.clone()) {
+        return;
+    }
+    let bot = bot.clone();
+    let old = room.clone();
+    tokio::spawn(async move {
+        let _slot = bot.join_slots.acquire().await.ok();
+        if let Err(e) = bot
+            .store
+            .copy_room_settings(old.room_id().as_str(), new.as_str())
+        {
+            tracing::warn!(error = %e, "cannot carry room settings to the upgraded room");
+        }
+        if bot.config.rooms.contains_key(old.room_id().as_str()) {
+            tracing::warn!(
+                old = %old.room_id(),
+                new = %new,
+                "the config has [rooms] settings for an upgraded room: copy them to the new id"
+            );
+        }
+        // Servers that know the new room: those in the old one (a room id may name none).
+        let mut via = old.route().await.unwrap_or_default();
+        via.push(bot.user_id.server_name().to_owned());
+        let target: &RoomOrAliasId = (&*new).into();
+        if retried(&new, "join the upgraded room", || async {
+            bot.client
+                .join_room_by_id_or_alias(target, &via)
+                .await
+                .map(|_| ())
+        })
+        .await
+        {
+            tracing::info!(old = %old.room_id(), new = %new, "followed a room upgrade");
+        } else {
+            tracing::warn!(old = %old.room_id(), new = %new, "cannot join the upgraded room: invite the bot there");
+        }
+        lock(&bot.joining).remove(&new);
+    });
 }
 
 /// Leaves a joined room once the bot is its only member (and nobody is invited).

@@ -221,6 +221,9 @@ async fn process(bot: &Arc<Bot>, response: &SyncResponse, phase: Phase) {
         if membership_changed {
             invites::leave_if_alone(bot, &room).await;
         }
+        if room.is_tombstoned() {
+            invites::follow_upgrade(bot, &room);
+        }
     }
 }
 
