@@ -175,8 +175,12 @@ impl Classifier {
         Classifier { weights, bias }
     }
 
-    fn judge(&self, x: &Vector, names: &[(usize, String)]) -> Opinion {
-        let p = sigmoid(self.bias + dot(&self.weights, x));
+    fn probability(&self, x: &Vector) -> f32 {
+        sigmoid(self.bias + dot(&self.weights, x))
+    }
+
+    /// The words that pushed hardest towards the positive class.
+    fn top_features(&self, x: &Vector, names: &[(usize, String)]) -> Vec<String> {
         // `names` and `x.buckets` are both sorted by bucket and hold the same buckets.
         let mut contributions: Vec<(&str, f32)> = names
             .iter()
@@ -199,10 +203,7 @@ impl Classifier {
                 .map(|(f, _)| f.trim_start_matches('~').to_string())
                 .collect();
         }
-        Opinion {
-            probability: p,
-            top_features: words,
-        }
+        words
     }
 }
 
@@ -343,33 +344,50 @@ impl SafetyModels {
         }
     }
 
-    /// Both probabilities for one normalised message.
+    /// Both probabilities for one normalised message: the whole message and, for a long one,
+    /// each window; the highest wins. Only the winning part is explained (naming features costs
+    /// a string each, so it is done once, not for every window).
     pub fn judge(&self, text: &Normalized) -> Opinions {
         let stemmer = english_stemmer();
         let words = words_of(text);
-        let mut best = self.judge_words(&stemmer, &words);
+        let (c, e) = self.probabilities(&stemmer, &words);
+        let (mut crisis, mut emergency) = ((c, &words[..]), (e, &words[..]));
         for part in windows(&words) {
-            let mut o = self.judge_words(&stemmer, part);
+            let (c, e) = self.probabilities(&stemmer, part);
             // A window has fewer words than the message, and fewer words make the model surer
             // than it should be: discount its logit before comparing.
-            o.crisis.probability = discounted(o.crisis.probability);
-            o.emergency.probability = discounted(o.emergency.probability);
-            if o.crisis.probability > best.crisis.probability {
-                best.crisis = o.crisis;
+            let (c, e) = (discounted(c), discounted(e));
+            if c > crisis.0 {
+                crisis = (c, part);
             }
-            if o.emergency.probability > best.emergency.probability {
-                best.emergency = o.emergency;
+            if e > emergency.0 {
+                emergency = (e, part);
             }
         }
-        best
+        Opinions {
+            crisis: self.explain(&self.crisis, &stemmer, crisis.1, crisis.0),
+            emergency: self.explain(&self.emergency, &stemmer, emergency.1, emergency.0),
+        }
     }
 
-    fn judge_words(&self, stemmer: &Stemmer, words: &[&str]) -> Opinions {
+    fn probabilities(&self, stemmer: &Stemmer, words: &[&str]) -> (f32, f32) {
+        let x = self.idf.vector(buckets(stemmer, words));
+        (self.crisis.probability(&x), self.emergency.probability(&x))
+    }
+
+    /// The opinion of `model` on `words`, with the features that pushed it, at `probability`.
+    fn explain(
+        &self,
+        model: &Classifier,
+        stemmer: &Stemmer,
+        words: &[&str],
+        probability: f32,
+    ) -> Opinion {
         let names = named(stemmer, words);
         let x = self.idf.vector(names.iter().map(|(b, _)| *b).collect());
-        Opinions {
-            crisis: self.crisis.judge(&x, &names),
-            emergency: self.emergency.judge(&x, &names),
+        Opinion {
+            probability,
+            top_features: model.top_features(&x, &names),
         }
     }
 
