@@ -42,32 +42,39 @@ async fn main() -> anyhow::Result<()> {
         .initial_device_display_name("echo")
         .send()
         .await?;
-    client.add_event_handler(|ev: StrippedRoomMemberEvent, room: Room, c: Client| async move {
-        if c.user_id() == Some(&*ev.state_key) && room.state() == RoomState::Invited {
-            for _ in 0..8 {
-                if room.join().await.is_ok() {
-                    break;
+    client.add_event_handler(
+        |ev: StrippedRoomMemberEvent, room: Room, c: Client| async move {
+            if c.user_id() == Some(&*ev.state_key) && room.state() == RoomState::Invited {
+                for _ in 0..8 {
+                    if room.join().await.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             }
-        }
-    });
+        },
+    );
     let first = client.sync_once(SyncSettings::default()).await?;
-    client.add_event_handler(|ev: OriginalSyncRoomMessageEvent, room: Room, c: Client| async move {
-        if c.user_id() == Some(&*ev.sender) || room.state() != RoomState::Joined {
-            return;
-        }
-        let MessageType::Text(text) = &ev.content.msgtype else {
-            return;
-        };
-        let body = format!("echo: {}", text.body);
-        let full = ev.into_full_event(room.room_id().to_owned());
-        let reply = RoomMessageEventContent::notice_plain(body)
-            .make_reply_to(&full, ForwardThread::Yes, AddMentions::Yes);
-        if let Err(e) = room.send(reply).await {
-            eprintln!("echo: send failed: {e}");
-        }
-    });
+    client.add_event_handler(
+        |ev: OriginalSyncRoomMessageEvent, room: Room, c: Client| async move {
+            if c.user_id() == Some(&*ev.sender) || room.state() != RoomState::Joined {
+                return;
+            }
+            let MessageType::Text(text) = &ev.content.msgtype else {
+                return;
+            };
+            let body = format!("echo: {}", text.body);
+            let full = ev.into_full_event(room.room_id().to_owned());
+            let reply = RoomMessageEventContent::notice_plain(body).make_reply_to(
+                &full,
+                ForwardThread::Yes,
+                AddMentions::Yes,
+            );
+            if let Err(e) = room.send(reply).await {
+                eprintln!("echo: send failed: {e}");
+            }
+        },
+    );
     client
         .sync(SyncSettings::default().token(first.next_batch))
         .await?;

@@ -2,47 +2,9 @@
 //! `/healthz` reports the sync, scraped over HTTP as Prometheus would.
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use support::*;
-
-/// One plain HTTP/1.1 GET, as a scraper sends it: (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the metrics listener");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).expect("read response");
-    let status = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
-/// The value of one sample line (`name{labels} value`) in Prometheus text, if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| {
-        l.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_and_health_are_scraped_over_http() {
@@ -55,7 +17,7 @@ async fn metrics_and_health_are_scraped_over_http() {
     // Healthy once the first sync has succeeded.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let (status, body) = tokio::task::spawn_blocking(move || get(addr, "/healthz"))
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/healthz"))
             .await
             .expect("healthz");
         if status == 200 {
@@ -88,14 +50,14 @@ async fn metrics_and_health_are_scraped_over_http() {
     alice.wait_reply(&bot.user_id, &c2).await;
 
     let text = tokio::task::spawn_blocking(move || {
-        let (status, text) = get(addr, "/metrics");
+        let (status, text) = http_get(addr, "/metrics");
         assert_eq!(status, 200, "{text}");
         text
     })
     .await
     .expect("scrape");
     let value =
-        |series: &str| sample(&text, series).unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
+        |series: &str| metric(&text, series).unwrap_or_else(|| panic!("no `{series}` in:\n{text}"));
     assert!(value("kratom_messages_seen_total") >= 4.0, "{text}");
     assert_eq!(value("kratom_answers_total{topic=\"legality\"}"), 1.0);
     assert_eq!(value("kratom_answers_total{topic=\"crisis\"}"), 1.0);
@@ -115,7 +77,7 @@ async fn metrics_and_health_are_scraped_over_http() {
         assert!(!text.contains(said), "message text in /metrics: {said}");
     }
 
-    let (status, _) = tokio::task::spawn_blocking(move || get(addr, "/nope"))
+    let (status, _) = tokio::task::spawn_blocking(move || http_get(addr, "/nope"))
         .await
         .expect("404");
     assert_eq!(status, 404);

@@ -4,6 +4,12 @@ mod support;
 
 use support::*;
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn homeserver_429_is_honoured_and_no_answer_is_lost() {
     use_strict_rate_limits();
@@ -54,5 +60,59 @@ async fn homeserver_429_is_honoured_and_no_answer_is_lost() {
     assert!(
         elapsed.as_secs_f64() > 2.5,
         "no rate limiting happened ({elapsed:?})"
+    );
+}
+
+/// A 429 storm across rooms (strict `rc_message`: 1/s after a burst of 2): one question in each
+/// of 8 rooms at once. Every room is answered exactly once; the worst room's delay is printed
+/// (`-- --nocapture`) for the closing note, not asserted (timing on a shared machine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_across_rooms_answers_every_room_once() {
+    use_strict_rate_limits();
+    init_logs();
+    let bot = TestBot::new("[rate_limits]\nper_user = 100\nper_room = 100\n").await;
+    let running = bot.start().await;
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let mut rooms = Vec::new();
+    for _ in 0..8 {
+        let room = alice
+            .create_room(&[&bot.user_id, &bob.user_id], false, false)
+            .await;
+        bob.client
+            .join_room_by_id(room.room_id())
+            .await
+            .expect("bob joins");
+        rooms.push(room);
+    }
+    for room in &rooms {
+        alice.wait_joined(room.room_id(), &bot.user_id).await;
+    }
+    // Let the joins' own sends (none) and syncs settle, then ask everywhere at once.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let mut asked = Vec::new();
+    for (i, room) in rooms.iter().enumerate() {
+        let q = send_text(room, &format!("!kratom what is kratom? ({i})"), &[]).await;
+        asked.push((q, now_ms()));
+    }
+    // From sending the question to the homeserver's timestamp on the reply (same machine clock).
+    let mut delays = Vec::new();
+    for (q, sent_ms) in &asked {
+        let reply = alice.wait_reply(&bot.user_id, q).await;
+        let at: i64 = reply.event.origin_server_ts.0.into();
+        delays.push((at - sent_ms) as f64 / 1000.0);
+    }
+    running.stop().await.expect("clean stop");
+    for (q, _) in &asked {
+        assert_eq!(
+            alice.replies_to(&bot.user_id, q).len(),
+            1,
+            "{q} answered once"
+        );
+    }
+    let worst = delays.iter().copied().fold(0.0, f64::max);
+    println!(
+        "429 storm, 8 rooms: worst-room delay {worst:.1} s; per room {:?}",
+        delays.iter().map(|d| format!("{d:.1}")).collect::<Vec<_>>()
     );
 }

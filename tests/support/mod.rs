@@ -7,12 +7,13 @@
 //! how to fix it (`scripts/synapse.sh install`).
 #![allow(dead_code)]
 
-use std::net::TcpListener;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kratom_bot::config::Config;
 use kratom_bot::library::ContentSource;
@@ -121,12 +122,22 @@ impl Synapse {
     /// Stops Synapse and starts it again on the same port with the same data (a homeserver
     /// restart as clients see it).
     pub fn restart(&self) {
+        self.stop();
+        self.start();
+    }
+
+    /// Stops Synapse (clients then get connection errors until [`Synapse::start`]).
+    pub fn stop(&self) {
         let stop = Command::new("bash")
             .arg(script())
             .arg("stop")
             .arg(&self.dir)
             .status();
         assert!(stop.is_ok_and(|s| s.success()), "synapse.sh stop failed");
+    }
+
+    /// Starts the stopped Synapse again on the same port with the same data.
+    pub fn start(&self) {
         let out = Command::new("bash")
             .arg(script())
             .arg("start")
@@ -384,4 +395,60 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     });
+}
+
+// ---- the operator endpoint (/metrics, /healthz) as a scraper sees it ----
+
+/// One plain HTTP/1.1 GET, as a scraper sends it: (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics listener");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("read response");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// The value of one sample line (`name{labels} value`) in Prometheus text, if present.
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
+/// Polls `/healthz` until it answers `want` (200 or 503), for at most `limit`.
+pub async fn wait_health(addr: SocketAddr, want: u16, limit: Duration) -> String {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/healthz"))
+            .await
+            .expect("healthz");
+        if status == want {
+            return body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/healthz never answered {want}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
