@@ -35,6 +35,8 @@ const LEARNED_EPOCHS: usize = 10;
 const LEARNED_WEIGHT: f32 = 0.2;
 /// Examples with fewer content words than this are trusted proportionally less.
 const SHORT_EXAMPLE_WORDS: f32 = 3.0;
+/// Matches that carry their reasons (the chosen one and the runners-up `explain` may show).
+const EXPLAINED_MATCHES: usize = 3;
 /// Weight of the closest example vs the template centroid.
 const NEAREST_WEIGHT: f32 = 0.6;
 
@@ -171,6 +173,9 @@ pub struct TopicMatcher {
     /// One-vs-rest logistic models per topic, learned from the same examples.
     learned: Vec<(String, BinaryModel)>,
     learned_vocab: Vocabulary,
+    /// Per feature id, the examples holding it and its weight there: a message's similarity to
+    /// every example costs its features' lists, not a pass over all examples.
+    postings: Vec<Vec<(u32, f32)>>,
 }
 
 impl TopicMatcher {
@@ -240,6 +245,12 @@ impl TopicMatcher {
         for (model, sum) in templates.iter_mut().zip(sums) {
             model.centroid = normalized(sum.into_iter().collect());
         }
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); vocab.len()];
+        for (i, ex) in examples.iter().enumerate() {
+            for &(k, v) in &ex.vec {
+                postings[k as usize].push((i as u32, v));
+            }
+        }
         let cues = compile_cues(&library.catalog)?;
         let (learned_vocab, learned) = learn_topics(library);
         let topic_order = library.catalog.ids().map(str::to_string).collect();
@@ -254,6 +265,7 @@ impl TopicMatcher {
             synonyms,
             learned,
             learned_vocab,
+            postings,
         })
     }
 
@@ -289,16 +301,24 @@ impl TopicMatcher {
         let stemmer = Stemmer::create(Algorithm::English);
         let feats = features(&stemmer, &self.synonyms, &text.plain);
         let query = weigh(&self.vocab, &self.idf, &feats);
+        // The dot product with every example, through the postings (features in ascending id
+        // order, as `dot` adds them, so the sums are the same to the bit).
+        let mut dots = vec![0.0f32; self.examples.len()];
+        for &(k, q) in &query {
+            for &(i, v) in &self.postings[k as usize] {
+                dots[i as usize] += q * v;
+            }
+        }
         let mut nearest: Vec<(f32, usize)> = vec![(0.0, usize::MAX); self.templates.len()];
         for (i, ex) in self.examples.iter().enumerate() {
-            let s = dot(&query, &ex.vec) * ex.trust;
+            let s = dots[i] * ex.trust;
             if s > nearest[ex.template].0 {
                 nearest[ex.template] = (s, i);
             }
         }
         let cue_hits = self.cue_hits(&text.plain);
         let learned = self.learned_probabilities(text);
-        let mut matches: Vec<Match> = Vec::new();
+        let mut scored = Vec::with_capacity(self.templates.len());
         for (i, t) in self.templates.iter().enumerate() {
             let wanted = match only {
                 Some(o) => o == t.topic,
@@ -314,25 +334,7 @@ impl TopicMatcher {
                 cue_hits.get(t.topic.as_str()).cloned().unwrap_or_default();
             let cue = (cue_weight * CUE_SCALE).min(CUE_CAP);
             let p = learned.get(t.topic.as_str()).copied().unwrap_or(0.0);
-            let mut reasons = Vec::new();
-            if let Some(ex) = self.examples.get(ex) {
-                reasons.push(format!(
-                    "closest example {:?} (similarity {near:.2})",
-                    ex.text
-                ));
-            }
-            if p >= 0.5 {
-                reasons.push(format!("learned model: {} ({p:.2})", t.topic));
-            }
-            if !cue_rules.is_empty() {
-                reasons.push(format!("{} cues: {}", t.topic, cue_rules.join(", ")));
-            }
-            matches.push(Match {
-                template_id: t.id.clone(),
-                topic: t.topic.clone(),
-                score: sim + cue + LEARNED_WEIGHT * p,
-                reasons,
-            });
+            scored.push((sim + cue + LEARNED_WEIGHT * p, i, near, ex, p, cue_rules));
         }
         // Ties go to the topic listed first in the catalog.
         let order = |topic: &str| {
@@ -341,11 +343,37 @@ impl TopicMatcher {
                 .position(|t| t == topic)
                 .unwrap_or(usize::MAX)
         };
-        matches.sort_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then(order(&a.topic).cmp(&order(&b.topic)))
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0).then(
+                order(&self.templates[a.1].topic).cmp(&order(&self.templates[b.1].topic)),
+            )
         });
+        // Reasons are words for a moderator: written for the few matches anyone reads.
+        let mut matches: Vec<Match> = Vec::with_capacity(scored.len());
+        for (rank, (score, i, near, ex, p, cue_rules)) in scored.into_iter().enumerate() {
+            let t = &self.templates[i];
+            let mut reasons = Vec::new();
+            if rank < EXPLAINED_MATCHES {
+                if let Some(ex) = self.examples.get(ex) {
+                    reasons.push(format!(
+                        "closest example {:?} (similarity {near:.2})",
+                        ex.text
+                    ));
+                }
+                if p >= 0.5 {
+                    reasons.push(format!("learned model: {} ({p:.2})", t.topic));
+                }
+                if !cue_rules.is_empty() {
+                    reasons.push(format!("{} cues: {}", t.topic, cue_rules.join(", ")));
+                }
+            }
+            matches.push(Match {
+                template_id: t.id.clone(),
+                topic: t.topic.clone(),
+                score,
+                reasons,
+            });
+        }
         if only.is_none() {
             let kratom = mentions_kratom(&text.plain);
             match matches.first() {
