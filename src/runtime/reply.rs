@@ -93,7 +93,10 @@ pub async fn send(
                         tracing::warn!(room = %room.room_id(), attempt, "rate limited by the homeserver");
                         retry_after_duration(data.retry_after.as_ref()).unwrap_or(backoff)
                     }
-                    Some(ErrorKind::Forbidden) => {
+                    // Only what may pass is retried: 429, the server's own errors and the
+                    // network. Any other refusal (403, 413, a bad request) will not change by
+                    // asking again; the inbox tries later, once something else has changed.
+                    _ if !is_transient(&e) => {
                         return Err(SendError {
                             attempts: attempt,
                             source: e,
@@ -113,6 +116,15 @@ pub async fn send(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+/// Whether a failed send may succeed if simply tried again.
+fn is_transient(e: &matrix_sdk::Error) -> bool {
+    match e.as_client_api_error() {
+        Some(api) => api.status_code.as_u16() == 429 || api.status_code.is_server_error(),
+        // No answer from the homeserver (connection, timeout): worth another try.
+        None => true,
     }
 }
 
