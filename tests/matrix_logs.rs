@@ -38,16 +38,7 @@ async fn secrets_never_and_message_text_not_by_default_reach_the_logs() {
 
     let bot = TestBot::new("").await;
     let running = bot.start().await;
-    let alice = TestUser::new("alice").await;
-    let bob = TestUser::new("bob").await;
-    let room = alice
-        .create_room(&[&bot.user_id, &bob.user_id], false, false)
-        .await;
-    bob.client
-        .join_room_by_id(room.room_id())
-        .await
-        .expect("bob joins");
-    alice.wait_joined(room.room_id(), &bot.user_id).await;
+    let (alice, _bob, room) = group_room(&bot.user_id).await;
     // A distinctive marker in an answered question, an unaddressed crisis message and chatter.
     let marker = "zebra-quasar-7731";
     let q = send_text(&room, &format!("!kratom is kratom legal {marker}"), &[]).await;

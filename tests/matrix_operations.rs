@@ -30,17 +30,7 @@ async fn metrics_and_health_are_scraped_over_http() {
     }
 
     // A three-member group room: one question, one unaddressed crisis message, one chat line.
-    let alice = TestUser::new("alice").await;
-    let bob = TestUser::new("bob").await;
-    let room = alice
-        .create_room(&[&bot.user_id, &bob.user_id], false, false)
-        .await;
-    bob.client
-        .join_room_by_id(room.room_id())
-        .await
-        .expect("bob joins");
-    alice.wait_joined(room.room_id(), &bot.user_id).await;
-    alice.wait_joined(room.room_id(), &bob.user_id).await;
+    let (alice, _bob, room) = group_room(&bot.user_id).await;
     let q = send_text(&room, "!kratom is kratom legal in the US?", &[]).await;
     alice.wait_reply(&bot.user_id, &q).await;
     let c = send_text(&room, "i dont want to be alive anymore", &[]).await;

@@ -8,18 +8,8 @@ use support::*;
 async fn after_a_restart_nothing_is_answered_twice_and_missed_messages_once() {
     init_logs();
     let bot = TestBot::new("").await;
-    let alice = TestUser::new("alice").await;
-    let bob = TestUser::new("bob").await;
-
     let first = bot.start().await;
-    let room = alice
-        .create_room(&[&bot.user_id, &bob.user_id], false, false)
-        .await;
-    bob.client
-        .join_room_by_id(room.room_id())
-        .await
-        .expect("bob joins");
-    alice.wait_joined(room.room_id(), &bot.user_id).await;
+    let (alice, _bob, room) = group_room(&bot.user_id).await;
 
     let before = send_text(&room, "!kratom what is kratom?", &[]).await;
     alice.wait_reply(&bot.user_id, &before).await;

@@ -174,6 +174,21 @@ impl Synapse {
     }
 }
 
+/// A three-member group room (two members is a DM): alice creates it, the bot and bob are
+/// invited, bob joins, and alice has seen both join. Returns alice, bob and alice's view.
+pub async fn group_room(bot: &UserId) -> (TestUser, TestUser, Room) {
+    let alice = TestUser::new("alice").await;
+    let bob = TestUser::new("bob").await;
+    let room = alice.create_room(&[bot, &bob.user_id], false, false).await;
+    bob.client
+        .join_room_by_id(room.room_id())
+        .await
+        .expect("bob joins");
+    alice.wait_joined(room.room_id(), bot).await;
+    alice.wait_joined(room.room_id(), &bob.user_id).await;
+    (alice, bob, room)
+}
+
 /// A message the test client saw, with the room it arrived in.
 #[derive(Clone, Debug)]
 pub struct Seen {
