@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use kratom_bot::config::Config;
-use matrix_sdk::config::SyncSettings;
+use matrix_sdk::config::{SyncSettings, SyncToken};
 use matrix_sdk::ruma::events::room::member::StrippedRoomMemberEvent;
 use matrix_sdk::ruma::events::room::message::{
     AddMentions, ForwardThread, MessageType, OriginalSyncRoomMessageEvent, RoomMessageEventContent,
@@ -75,8 +75,20 @@ async fn main() -> anyhow::Result<()> {
             }
         },
     );
-    client
-        .sync(SyncSettings::default().token(first.next_batch))
-        .await?;
-    Ok(())
+    // A loop of sync_once, as the bot's own runtime does: `Client::sync()` sleeps about a second
+    // after any sync that returns quickly (shared/matrix-notes.md), which would be the baseline's
+    // whole latency.
+    let mut token = first.next_batch;
+    loop {
+        let settings = SyncSettings::default()
+            .timeout(std::time::Duration::from_secs(30))
+            .token(SyncToken::Specific(token.clone()));
+        match client.sync_once(settings).await {
+            Ok(response) => token = response.next_batch,
+            Err(e) => {
+                eprintln!("echo: sync failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
