@@ -344,9 +344,8 @@ impl TopicMatcher {
                 .unwrap_or(usize::MAX)
         };
         scored.sort_by(|a, b| {
-            b.0.total_cmp(&a.0).then(
-                order(&self.templates[a.1].topic).cmp(&order(&self.templates[b.1].topic)),
-            )
+            b.0.total_cmp(&a.0)
+                .then(order(&self.templates[a.1].topic).cmp(&order(&self.templates[b.1].topic)))
         });
         // Reasons are words for a moderator: written for the few matches anyone reads.
         let mut matches: Vec<Match> = Vec::with_capacity(scored.len());
