@@ -194,6 +194,10 @@ fn check_one(t: &Template, catalog: &Catalog, today: Date, problems: &mut Vec<Pr
                 t.line_containing(h.trim()),
                 "raw HTML in the body: use Markdown (HTML is generated from it)".into(),
             ),
+            Event::Start(Tag::Image { dest_url, .. }) => error(
+                t.line_containing(dest_url.trim()),
+                format!("image `{dest_url}`: replies carry no images; write the words instead"),
+            ),
             Event::Start(Tag::Link { dest_url, .. }) if !render::is_safe_link(&dest_url) => error(
                 t.line_containing(dest_url.trim()),
                 format!("link `{dest_url}`: link to an https:// page (or mailto:) only"),

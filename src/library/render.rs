@@ -311,12 +311,14 @@ fn href(s: &str) -> String {
 }
 
 /// Markdown to Matrix HTML. Raw HTML in templates is rejected by `check`; it is escaped here too,
-/// and a link that is not http(s) or mailto keeps its text but loses the link (no `javascript:`).
+/// a link that is not http(s) or mailto keeps its text but loses the link (no `javascript:`), and
+/// an image is shown as its text: a reply never makes a client fetch anything.
 pub fn markdown_to_html(md: &str) -> String {
     // For each open link: whether it was dropped (so its end is dropped too).
     let mut links: Vec<bool> = Vec::new();
     let events = Parser::new(md).filter_map(|e| match e {
         Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         Event::Start(Tag::Link { ref dest_url, .. }) => {
             let safe = is_safe_link(dest_url);
             links.push(!safe);
@@ -626,6 +628,9 @@ mod tests {
     fn raw_html_is_escaped_not_rendered() {
         let html = markdown_to_html("hi <script>alert(1)</script>");
         assert!(!html.contains("<script>"), "{html}");
+        let html = markdown_to_html("![pic](javascript:alert(1)) ![x](https://e.org/x.png)");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("pic x"), "{html}");
         let html = markdown_to_html("[click](javascript:alert(1)) and [FDA](https://fda.gov)");
         assert!(!html.contains("javascript:"), "{html}");
         assert!(
