@@ -96,12 +96,6 @@ const MIGRATIONS: &[&str] = &[
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// What a counter counts. Stored by name, so never rename a variant's string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counter {
@@ -345,13 +339,20 @@ impl Store {
     }
 
     /// Records an event the bot has seen and will handle (kept until [`Store::inbox_remove`]).
-    pub fn inbox_add(&self, room_id: &str, event_id: &str, origin_ts: i64) -> Result<()> {
-        self.conn().execute(
+    /// Returns whether it is new (false when it was already waiting).
+    pub fn inbox_add(
+        &self,
+        room_id: &str,
+        event_id: &str,
+        origin_ts: i64,
+        now_ms: i64,
+    ) -> Result<bool> {
+        let added = self.conn().execute(
             "INSERT OR IGNORE INTO inbox (room_id, event_id, origin_ts, added_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![room_id, event_id, origin_ts, unix_ms()],
+            params![room_id, event_id, origin_ts, now_ms],
         )?;
-        Ok(())
+        Ok(added > 0)
     }
 
     pub fn inbox_remove(&self, room_id: &str, event_id: &str) -> Result<()> {
@@ -777,13 +778,13 @@ mod tests {
         let path = dir.path().join("db");
         Store::open(&path)?.set_sync_token("s1")?;
         let s = Store::open(&path)?;
-        s.inbox_add("!r", "$a", 1_000)?;
-        s.inbox_add("!r", "$a", 1_000)?;
-        s.inbox_add("!r", "$b", 5_000)?;
+        assert!(s.inbox_add("!r", "$a", 1_000, 10_000)?);
+        assert!(!s.inbox_add("!r", "$a", 1_000, 10_000)?, "already waiting");
+        assert!(s.inbox_add("!r", "$b", 5_000, 10_000)?);
         assert_eq!(s.inbox_count()?, 2);
         // Survives a reopen (a crash), oldest event first.
         let s = Store::open(&path)?;
-        let later = unix_ms() + 1_000;
+        let later = 11_000;
         assert_eq!(
             s.inbox_older_than(later, 10)?,
             vec![("!r".into(), "$a".into()), ("!r".into(), "$b".into())]

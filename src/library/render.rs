@@ -206,22 +206,7 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
             lines.push((line, true));
         }
     }
-    if lines.is_empty() {
-        return;
-    }
-    let heading = resources.heading(block).unwrap_or(block);
-    let mut p = heading.to_string();
-    let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(heading));
-    for (line, full) in lines {
-        p.push_str(&format!("\n- {}", line_plain(line, full)));
-        h.push_str(&format!("<li>{}</li>\n", line_html(line, full)));
-        if full {
-            out.shown.push(line);
-        }
-    }
-    h.push_str("</ul>");
-    out.plain.push(p);
-    out.html.push(h);
+    write_block(out, resources.heading(block).unwrap_or(block), lines);
 }
 
 /// Appends one block in short form: its label and the services not already in the reply, without
@@ -238,18 +223,24 @@ fn push_compact_block<'r>(
     // A line that differs in its note says something new for this block (Canada's 911 line in
     // the poison block says there is no national poison line): that one is kept.
     lines.retain(|l| !out.has_shown(l));
-    if lines.is_empty() {
-        return;
-    }
-    let label = resources.label(block).unwrap_or(block);
     // Emergency and poison notes say what to do ("if unconscious, call 911", "no national line
     // here"): they stay. Other notes describe the service and can wait for a crisis reply.
     let notes = matches!(block, "emergency" | "poison");
-    let mut p = label.to_string();
-    let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(label));
-    for line in lines {
-        p.push_str(&format!("\n- {}", line_plain(line, notes)));
-        h.push_str(&format!("<li>{}</li>\n", line_html(line, notes)));
+    let lines = lines.into_iter().map(|l| (l, notes)).collect();
+    write_block(out, resources.label(block).unwrap_or(block), lines);
+}
+
+/// Writes one block, in both forms: its title, then each service (with its note where the flag
+/// says so). Nothing when there is no service to show.
+fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, bool)>) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut p = title.to_string();
+    let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(title));
+    for (line, note) in lines {
+        p.push_str(&format!("\n- {}", line_plain(line, note)));
+        h.push_str(&format!("<li>{}</li>\n", line_html(line, note)));
         out.shown.push(line);
     }
     h.push_str("</ul>");

@@ -93,8 +93,6 @@ pub struct Bot {
     limiter: Mutex<RateLimiter>,
     user_id: OwnedUserId,
     display_name: Option<String>,
-    /// Events being answered right now (the sync loop and the late-key watcher may race).
-    inflight: Mutex<HashSet<String>>,
     /// Rooms with a join in progress.
     pub(crate) joining: Mutex<HashSet<OwnedRoomId>>,
     /// Joins under way at once (an invite flood must not become a flood of requests).
@@ -165,9 +163,6 @@ impl Bot {
             }
             _ => return true,
         };
-        if ev.sender != self.user_id {
-            self.metrics.messages_seen.inc();
-        }
         let ts: i64 = ev.origin_server_ts.0.into();
         let age = ev.unsigned.age.map(i64::from);
         let window = self.config.catch_up_window().as_millis() as i64;
@@ -186,9 +181,8 @@ impl Bot {
                 return false;
             }
         }
-        if !lock(&self.inflight).insert(ev.event_id.to_string()) {
-            return false;
-        }
+        // Only a room worker calls this, and an event is queued to one worker at a time
+        // (`rooms::Workers::queued`): no two answers to one event run at once.
         let done = self.answer(room, &ev, origin).await;
         if let Err(e) = self
             .store
@@ -196,7 +190,6 @@ impl Bot {
         {
             tracing::warn!(error = %e, "cannot record the room cursor");
         }
-        lock(&self.inflight).remove(ev.event_id.as_str());
         done
     }
 
@@ -662,7 +655,6 @@ pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
         store,
         user_id,
         display_name,
-        inflight: Mutex::new(HashSet::new()),
         joining: Mutex::new(HashSet::new()),
         join_slots: tokio::sync::Semaphore::new(invites::CONCURRENT_JOINS),
         alerts: Mutex::new(AlertThrottle::new(alert_window)),

@@ -49,12 +49,20 @@ pub struct Workers {
     queued: Mutex<HashSet<OwnedEventId>>,
 }
 
+fn event_type(raw: &Raw<AnySyncTimelineEvent>) -> Option<String> {
+    raw.get_field::<String>("type").ok().flatten()
+}
+
 /// The event types the bot acts on (questions, edits, redactions of questions).
 fn wanted(raw: &Raw<AnySyncTimelineEvent>) -> bool {
     matches!(
-        raw.get_field::<String>("type").ok().flatten().as_deref(),
+        event_type(raw).as_deref(),
         Some("m.room.message" | "m.room.redaction")
     )
+}
+
+fn is_message(raw: &Raw<AnySyncTimelineEvent>) -> bool {
+    event_type(raw).as_deref() == Some("m.room.message")
 }
 
 impl Bot {
@@ -89,11 +97,16 @@ impl Bot {
             .ok()
             .flatten()
             .unwrap_or_else(now_ms);
-        if let Err(e) = self
+        match self
             .store
-            .inbox_add(room_id.as_str(), event_id.as_str(), ts)
+            .inbox_add(room_id.as_str(), event_id.as_str(), ts, now_ms())
         {
-            tracing::warn!(error = %e, "cannot record an event in the inbox");
+            // Counted once, when first seen: a retry from the inbox is not a new message.
+            Ok(true) if is_message(&raw) => {
+                self.metrics.messages_seen.inc();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot record an event in the inbox"),
         }
         if !lock(&self.workers.queued).insert(event_id.clone()) {
             return;
