@@ -144,6 +144,30 @@ pub fn stats(measures: &[Measure]) -> String {
         percentile(&w, 95.0),
         percentile(&w, 100.0)
     );
+    // The longest answers are where shortening pays: each template's longest region.
+    let mut longest: Vec<(usize, &str, &str, usize)> = Vec::new();
+    for m in measures.iter().filter(|m| !m.crisis) {
+        match longest.iter_mut().find(|l| l.1 == m.template) {
+            Some(l) if l.0 < m.chars => *l = (m.chars, &m.template, &m.region, m.body_words),
+            Some(_) => {}
+            None => longest.push((m.chars, &m.template, &m.region, m.body_words)),
+        }
+    }
+    longest.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let over: Vec<_> = longest
+        .iter()
+        .filter(|l| l.0 > REPLY_CHARS_TARGET_P95)
+        .collect();
+    if !over.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nNon-crisis templates over {REPLY_CHARS_TARGET_P95} characters in some region ({}):",
+            over.len()
+        );
+        for (chars, id, region, words) in over {
+            let _ = writeln!(s, "  {chars:>5}  {id} ({region}, body {words} words)");
+        }
+    }
     s
 }
 

@@ -97,25 +97,30 @@ pub fn render(template: &Template, resources: &Resources, opts: &RenderOptions) 
     }
 }
 
-/// Sources as one compact line of short citations with links. Plain text lists the first few and
-/// points to the full list (`<prefix> sources <id>`); HTML links every short citation and keeps the
-/// full list in a collapsed `<details>` block.
+/// Sources as one compact line of short citations. Plain text names every source and, when the
+/// bot takes commands, points to the list with links (`<prefix> sources <id>`) instead of
+/// spelling out long URLs on a phone screen; without commands it keeps the first few links. HTML
+/// links every short citation and keeps the full list in a collapsed `<details>` block.
 fn sources(template: &Template, command_prefix: &str) -> (String, String) {
     let all = &template.sources;
-    let mut cites: Vec<String> = all
-        .iter()
-        .take(SOURCES_SHOWN)
-        .map(|s| format!("{} {}", s.short(), s.link().unwrap_or_default()))
-        .collect();
-    if all.len() > SOURCES_SHOWN {
-        let more = all.len() - SOURCES_SHOWN;
-        cites.push(if command_prefix.is_empty() {
-            format!("+{more} more")
-        } else {
-            format!("+{more} more: {command_prefix} sources {}", template.id)
-        });
-    }
-    let plain = format!("Sources: {}", cites.join(" · "));
+    let plain = if command_prefix.is_empty() {
+        let mut cites: Vec<String> = all
+            .iter()
+            .take(SOURCES_SHOWN)
+            .map(|s| format!("{} {}", s.short(), s.link().unwrap_or_default()))
+            .collect();
+        if all.len() > SOURCES_SHOWN {
+            cites.push(format!("+{} more", all.len() - SOURCES_SHOWN));
+        }
+        format!("Sources: {}", cites.join(" · "))
+    } else {
+        let cites: Vec<String> = all.iter().map(|s| s.short()).collect();
+        format!(
+            "Sources: {} (links: {command_prefix} sources {})",
+            cites.join(" · "),
+            template.id
+        )
+    };
     let links: Vec<String> = all
         .iter()
         .map(|s| {
@@ -171,10 +176,14 @@ impl Output<'_> {
 }
 
 /// One line before the body: the block's lead words and the region's main crisis line.
-fn push_lead(resources: &Resources, region: &str, out: &mut Output<'_>) {
+/// The line counts as shown, so a short block further down does not repeat it.
+fn push_lead<'r>(resources: &'r Resources, region: &str, out: &mut Output<'r>) {
     if let Some(lead) = crisis_lead_line(resources, region) {
         out.plain.push(lead.plain);
         out.html.push(lead.html);
+        if let Some(line) = resources.main_crisis_line(region) {
+            out.shown.push(line);
+        }
     }
 }
 
@@ -196,14 +205,19 @@ pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered>
 /// Appends one block: all the region's own lines (briefly when already shown in full above),
 /// then the international fallback if the block adds it and the reply has not shown it yet.
 fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut Output<'r>) {
-    let mut lines: Vec<(&HelpLine, bool)> = Vec::new();
+    let mut lines: Vec<(&HelpLine, Detail)> = Vec::new();
     for line in resources.own_lines(block, region) {
-        lines.push((line, !out.has_shown(line)));
+        let detail = if out.has_shown(line) {
+            Detail::NoNote
+        } else {
+            Detail::Full
+        };
+        lines.push((line, detail));
     }
     // The international fallback is one service whatever the block: once per reply is enough.
     for line in resources.fallback_lines(block, region) {
         if !out.shown.iter().any(|s| s.name == line.name) {
-            lines.push((line, true));
+            lines.push((line, Detail::Full));
         }
     }
     write_block(out, resources.heading(block).unwrap_or(block), lines);
@@ -219,28 +233,61 @@ fn push_compact_block<'r>(
     out: &mut Output<'r>,
 ) {
     let mut lines = resources.own_lines(block, region);
-    lines.extend(resources.fallback_lines(block, region));
     // A line that differs in its note says something new for this block (Canada's 911 line in
     // the poison block says there is no national poison line): that one is kept.
     lines.retain(|l| !out.has_shown(l));
-    // Emergency and poison notes say what to do ("if unconscious, call 911", "no national line
-    // here"): they stay. Other notes describe the service and can wait for a crisis reply.
-    let notes = matches!(block, "emergency" | "poison");
-    let lines = lines.into_iter().map(|l| (l, notes)).collect();
+    for line in resources.fallback_lines(block, region) {
+        if !out.shown.iter().any(|s| s.name == line.name) {
+            lines.push(line);
+        }
+    }
+    // Emergency and poison lines say what to do ("if unconscious, call 911", "no national line
+    // here"): they stay whole. Other services keep their first way to reach them; the crisis
+    // reply lists every way.
+    let whole = matches!(block, "emergency" | "poison");
+    let lines = lines
+        .into_iter()
+        .map(|l| {
+            (
+                l,
+                if whole {
+                    Detail::Full
+                } else {
+                    Detail::FirstWay
+                },
+            )
+        })
+        .collect();
     write_block(out, resources.label(block).unwrap_or(block), lines);
 }
 
-/// Writes one block, in both forms: its title, then each service (with its note where the flag
-/// says so). Nothing when there is no service to show.
-fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, bool)>) {
+/// How much of a service a block shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every way to reach it, and its note.
+    Full,
+    /// Every way, no note (it was shown in full above).
+    NoNote,
+    /// Its first way only, no note (short blocks under an ordinary answer).
+    FirstWay,
+}
+
+/// Writes one block, in both forms: its title, then each service in the detail asked for.
+/// Nothing when there is no service to show.
+fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, Detail)>) {
     if lines.is_empty() {
         return;
     }
     let mut p = title.to_string();
     let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(title));
-    for (line, note) in lines {
-        p.push_str(&format!("\n- {}", line_plain(line, note)));
-        h.push_str(&format!("<li>{}</li>\n", line_html(line, note)));
+    for (line, detail) in lines {
+        let (plain, html) = match detail {
+            Detail::Full => (line_plain(line, true), line_html(line, true)),
+            Detail::NoNote => (line_plain(line, false), line_html(line, false)),
+            Detail::FirstWay => (first_way_plain(line), first_way_html(line)),
+        };
+        p.push_str(&format!("\n- {plain}"));
+        h.push_str(&format!("<li>{html}</li>\n"));
         out.shown.push(line);
     }
     h.push_str("</ul>");
@@ -248,14 +295,18 @@ fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, 
     out.html.push(h);
 }
 
-/// The ways to reach a service, with one verb for ways that share a contact ("call or text 988").
-fn ways(line: &HelpLine, contact: impl Fn(&str) -> String) -> String {
+/// The ways to reach a service, with one verb for ways that share a contact ("call or text 988");
+/// `first_only` keeps the first contact.
+fn ways(line: &HelpLine, first_only: bool, contact: impl Fn(&str) -> String) -> String {
     let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
     for r in &line.reach {
         match groups.last_mut() {
             Some((vias, c)) if *c == r.contact => vias.push(&r.via),
             _ => groups.push((vec![&r.via], &r.contact)),
         }
+    }
+    if first_only {
+        groups.truncate(1);
     }
     groups
         .iter()
@@ -270,7 +321,7 @@ fn line_plain(line: &HelpLine, full: bool) -> String {
         Some(n) if full => format!(" ({n})"),
         _ => String::new(),
     };
-    format!("{}: {}{note}", line.name, ways(line, str::to_string))
+    format!("{}: {}{note}", line.name, ways(line, false, str::to_string))
 }
 
 fn line_html(line: &HelpLine, full: bool) -> String {
@@ -278,14 +329,32 @@ fn line_html(line: &HelpLine, full: bool) -> String {
         Some(n) if full => format!(" ({})", escaped(n)),
         _ => String::new(),
     };
-    let ways = ways(line, |c| {
-        if c.starts_with("https://") || c.starts_with("http://") {
-            format!("<a href=\"{}\">{}</a>", href(c), escaped(c))
-        } else {
-            escaped(c)
-        }
-    });
-    format!("<strong>{}</strong>: {ways}{note}", escaped(&line.name))
+    format!(
+        "<strong>{}</strong>: {}{note}",
+        escaped(&line.name),
+        ways(line, false, contact_html)
+    )
+}
+
+fn first_way_plain(line: &HelpLine) -> String {
+    format!("{}: {}", line.name, ways(line, true, str::to_string))
+}
+
+fn first_way_html(line: &HelpLine) -> String {
+    format!(
+        "<strong>{}</strong>: {}",
+        escaped(&line.name),
+        ways(line, true, contact_html)
+    )
+}
+
+/// A contact in HTML: web addresses become links.
+fn contact_html(c: &str) -> String {
+    if c.starts_with("https://") || c.starts_with("http://") {
+        format!("<a href=\"{}\">{}</a>", href(c), escaped(c))
+    } else {
+        escaped(c)
+    }
 }
 
 fn escaped(s: &str) -> String {
@@ -595,12 +664,12 @@ mod tests {
     }
 
     #[test]
-    fn long_source_lists_point_to_the_full_list() {
+    fn sources_name_every_source_and_point_to_the_links() {
         let src = template("Answer.", "[]").source_text;
         let extra = "[[sources]]\ntitle = \"More\"\npublisher = \"U.S. Food and Drug Administration\"\nyear = 2023\nurl = \"https://www.fda.gov/kratom\"\n";
         let src = src.replace("[review]", &format!("{extra}{extra}{extra}[review]"));
         let t = parse(Path::new("x.md"), &src).expect("valid");
-        let opts = RenderOptions {
+        let mut opts = RenderOptions {
             region: "US",
             with_evidence: true,
             command_prefix: "!kratom",
@@ -608,11 +677,20 @@ mod tests {
         };
         let r = render(&t, &resources(), &opts);
         assert!(
-            r.plain.contains("Sources: Doe 2020 https://doi.org/10.1/x · fda.gov 2023 https://www.fda.gov/kratom · fda.gov 2023 https://www.fda.gov/kratom · +1 more: !kratom sources x"),
+            r.plain.contains("Sources: Doe 2020 · fda.gov 2023 · fda.gov 2023 · fda.gov 2023 (links: !kratom sources x)"),
             "{}",
             r.plain
         );
+        assert!(!r.plain.contains("https://"), "{}", r.plain);
         assert_eq!(r.html.matches("<li>").count(), 4, "{}", r.html);
+        // Without commands, the plain reply keeps the first links itself.
+        opts.command_prefix = "";
+        let r = render(&t, &resources(), &opts);
+        assert!(
+            r.plain.contains("Sources: Doe 2020 https://doi.org/10.1/x · fda.gov 2023 https://www.fda.gov/kratom · fda.gov 2023 https://www.fda.gov/kratom · +1 more"),
+            "{}",
+            r.plain
+        );
     }
 
     #[test]
