@@ -5,6 +5,7 @@ use crate::diagnostics::{ContentErrors, Problem};
 use crate::library::render::Rendered;
 use crate::library::resources::FALLBACK_REGION;
 use crate::library::{ContentSource, Library, ReplyKind};
+use crate::triage::model_cache::ModelCache;
 pub use crate::triage::Decision;
 use crate::triage::Triage;
 
@@ -32,9 +33,18 @@ pub const DEFAULT_COMMAND_PREFIX: &str = "!kratom";
 impl Engine {
     /// Loads the library from `source`; any error in any content file stops the load and is
     /// listed.
+    /// Trained models are cached in the user's cache folder (`ModelCache::user_default`).
     pub fn load(source: &ContentSource) -> Result<Engine, ContentErrors> {
+        Engine::load_with_cache(source, &ModelCache::user_default())
+    }
+
+    /// `load`, keeping trained models in `cache` (the bot uses its data directory).
+    pub fn load_with_cache(
+        source: &ContentSource,
+        cache: &ModelCache,
+    ) -> Result<Engine, ContentErrors> {
         let (library, mut warnings) = Library::load(source)?;
-        let triage = Triage::load(source, &library).map_err(|mut p| {
+        let triage = Triage::load(source, &library, cache).map_err(|mut p| {
             p.append(&mut warnings);
             ContentErrors(p)
         })?;

@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use crate::diagnostics::Problem;
 use crate::library::{budget, ContentSource, Library};
+use crate::triage::model_cache::ModelCache;
 use crate::triage::Triage;
 use crate::Engine;
 
@@ -57,7 +58,8 @@ pub fn check(source: &ContentSource, stats: bool) -> (String, bool) {
             if stats {
                 distribution = budget::stats(&measures);
             }
-            if let Err(p) = Triage::load(source, &library) {
+            // Checking reads and trains from every file, never from a cache.
+            if let Err(p) = Triage::load(source, &library, &ModelCache::disabled()) {
                 problems.extend(p);
             }
             let _ = write!(

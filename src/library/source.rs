@@ -113,6 +113,54 @@ impl ContentSource {
     }
 }
 
+impl ContentSource {
+    /// Feeds every file of the library (its `/`-separated path and bytes, in path order) to
+    /// `hasher`: the same files give the same hash, built in or on disk.
+    pub fn hash_into(&self, hasher: &mut blake3::Hasher) -> std::io::Result<()> {
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        match self {
+            ContentSource::BuiltIn => built_in_files(&BUILT_IN, &mut files),
+            ContentSource::Folder(dir) => folder_tree(dir, "", &mut files)?,
+        }
+        files.sort();
+        for (rel, bytes) in files {
+            hasher.update(&(rel.len() as u64).to_le_bytes());
+            hasher.update(rel.as_bytes());
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(&bytes);
+        }
+        Ok(())
+    }
+}
+
+fn built_in_files(dir: &Dir<'_>, out: &mut Vec<(String, Vec<u8>)>) {
+    for f in dir.files() {
+        let rel = f.path().to_string_lossy().replace('\\', "/");
+        out.push((rel, f.contents().to_vec()));
+    }
+    for d in dir.dirs() {
+        built_in_files(d, out);
+    }
+}
+
+fn folder_tree(root: &Path, rel: &str, out: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(root.join(rel))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type()?.is_dir() {
+            folder_tree(root, &child, out)?;
+        } else {
+            out.push((child.clone(), std::fs::read(root.join(&child))?));
+        }
+    }
+    Ok(())
+}
+
 fn count_files(dir: &Dir<'_>) -> usize {
     dir.files().count() + dir.dirs().map(count_files).sum::<usize>()
 }
@@ -169,6 +217,25 @@ mod tests {
                 "{rel}"
             );
         }
+    }
+
+    #[test]
+    fn built_in_and_folder_hash_alike_and_any_change_shows() {
+        let hash = |s: &ContentSource| {
+            let mut h = blake3::Hasher::new();
+            s.hash_into(&mut h).expect("readable");
+            h.finalize()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let copy = dir.path().join("r");
+        ContentSource::export_built_in(&copy).expect("export");
+        let exported = ContentSource::Folder(copy.clone());
+        assert_eq!(hash(&ContentSource::BuiltIn), hash(&exported));
+        let topics = copy.join("topics.toml");
+        let mut text = std::fs::read_to_string(&topics).expect("topics");
+        text.push_str("\n# edited\n");
+        std::fs::write(&topics, text).expect("write");
+        assert_ne!(hash(&ContentSource::BuiltIn), hash(&exported));
     }
 
     #[test]

@@ -33,6 +33,7 @@ use crate::metrics;
 use crate::moderation::alerts::{AlertKind, AlertThrottle};
 use crate::moderation::handlers;
 use crate::store::{Counter, Store};
+use crate::triage::model_cache::ModelCache;
 
 pub mod addressing;
 mod catch_up;
@@ -622,12 +623,29 @@ impl BotHandle {
     }
 }
 
+/// Trained models live beside the bot's other state, so a restart skips training.
+pub(crate) fn model_cache(config: &Config) -> ModelCache {
+    ModelCache::in_dir(config.storage.data_dir.join("cache"))
+}
+
 /// Restores the saved session and starts syncing and answering in background tasks.
 pub async fn start(config: Config) -> anyhow::Result<BotHandle> {
     let source = config.bot.responses();
-    let engine = Engine::load(&source)
+    let cache = model_cache(&config);
+    let loading = std::time::Instant::now();
+    let engine = Engine::load_with_cache(&source, &cache)
         .map_err(|e| anyhow::anyhow!("cannot load the responses in {source}: {e}"))?
         .with_command_prefix(&config.bot.command_prefix);
+    tracing::info!(
+        templates = engine.library().templates().len(),
+        models = if engine.triage().models_from_cache() {
+            "cached"
+        } else {
+            "trained"
+        },
+        ms = loading.elapsed().as_millis() as u64,
+        "library loaded"
+    );
     let client = session::restore(&config).await?.with_context(|| {
         format!(
             "no saved session in {}: run `kratom-bot login --config <file>` first",

@@ -143,9 +143,12 @@ impl Bot {
             Outcome::Reload => {
                 let source = self.config.bot.responses();
                 let prefix = self.config.bot.command_prefix.clone();
-                // Loading trains the learned safety models: seconds of CPU, so not on the async threads.
+                let cache = super::model_cache(&self.config);
+                // Edited content retrains the learned models: seconds of CPU, so not on the async
+                // threads.
                 let result = tokio::task::spawn_blocking(move || {
-                    crate::Engine::load(&source).map(|e| e.with_command_prefix(&prefix))
+                    crate::Engine::load_with_cache(&source, &cache)
+                        .map(|e| e.with_command_prefix(&prefix))
                 })
                 .await;
                 let text = match result {

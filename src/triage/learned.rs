@@ -9,6 +9,7 @@
 //! model did not train on (see `tests/triage_eval.rs`).
 
 use rust_stemmers::Stemmer;
+use serde::{Deserialize, Serialize};
 
 use super::corpus::{Label, Sentence};
 use super::linear::english_stemmer;
@@ -36,16 +37,21 @@ fn each_feature(stemmer: &Stemmer, raw: &[&str], mut emit: impl FnMut(&[&str])) 
         emit(&[&p[0], " ", &p[1]]);
     }
     for w in raw {
-        let padded = format!("<{w}>");
-        let bounds: Vec<usize> = padded
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain([padded.len()])
-            .collect();
-        for n in CHAR_GRAMS {
-            for start in 0..bounds.len().saturating_sub(n) {
-                emit(&["~", &padded[bounds[start]..bounds[start + n]]]);
-            }
+        each_char_gram(w, |g| emit(&["~", g]));
+    }
+}
+
+/// Calls `emit` with every character n-gram of `word` marked at both ends ("<wo", "ord>").
+fn each_char_gram(word: &str, mut emit: impl FnMut(&str)) {
+    let padded = format!("<{word}>");
+    let bounds: Vec<usize> = padded
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([padded.len()])
+        .collect();
+    for n in CHAR_GRAMS {
+        for start in 0..bounds.len().saturating_sub(n) {
+            emit(&padded[bounds[start]..bounds[start + n]]);
         }
     }
 }
@@ -58,13 +64,55 @@ fn words_of(text: &Normalized) -> Vec<&str> {
 
 /// Overlapping windows of a long message, so a warning sign buried in a long kratom question is
 /// read on its own rather than diluted by everything around it (the models learned from
-/// sentences). Short messages are read whole only.
-fn windows<'a>(words: &'a [&'a str]) -> impl Iterator<Item = &'a [&'a str]> {
-    let long = words.len() > WINDOW + WINDOW / 2;
-    let starts = if long { words.len() - WINDOW / 2 } else { 0 };
+/// sentences). Short messages are read whole only. Word ranges.
+fn windows(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let long = len > WINDOW + WINDOW / 2;
+    let starts = if long { len - WINDOW / 2 } else { 0 };
     (0..starts)
         .step_by(WINDOW / 2)
-        .map(move |s| &words[s..(s + WINDOW).min(words.len())])
+        .map(move |s| s..(s + WINDOW).min(len))
+}
+
+/// A message's features per word, computed once however many windows read the word: each word's
+/// stem and character n-grams, and the pair each word starts. Any span's features are the union
+/// of its words' (exactly what `buckets` gives for that span).
+struct WordFeatures {
+    own: Vec<Vec<usize>>,
+    pairs: Vec<usize>,
+}
+
+impl WordFeatures {
+    fn new(stemmer: &Stemmer, raw: &[&str]) -> WordFeatures {
+        let stems: Vec<_> = raw.iter().map(|w| stemmer.stem(w)).collect();
+        let own = raw
+            .iter()
+            .zip(&stems)
+            .map(|(w, stem)| {
+                let mut b = vec![bucket(&[stem])];
+                each_char_gram(w, |g| b.push(bucket(&["~", g])));
+                b
+            })
+            .collect();
+        let pairs = stems
+            .windows(2)
+            .map(|p| bucket(&[&p[0], " ", &p[1]]))
+            .collect();
+        WordFeatures { own, pairs }
+    }
+
+    /// The distinct buckets of words `span`, sorted.
+    fn span(&self, span: std::ops::Range<usize>) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        for b in &self.own[span.clone()] {
+            out.extend_from_slice(b);
+        }
+        if span.end > span.start + 1 {
+            out.extend_from_slice(&self.pairs[span.start..span.end - 1]);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// The distinct hashed buckets of a message, sorted.
@@ -105,7 +153,7 @@ struct Vector {
 }
 
 /// Inverse document frequencies, shared by both models.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Idf {
     weights: Vec<f32>,
 }
@@ -139,7 +187,7 @@ impl Idf {
 }
 
 /// One binary logistic-regression model over the hashed table.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Classifier {
     weights: Vec<f32>,
     bias: f32,
@@ -258,14 +306,14 @@ pub struct Opinions {
 }
 
 /// A positive training sentence kept to name the family a message most resembles.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Exemplar {
     buckets: Vec<usize>,
     family: String,
 }
 
 /// The trained crisis and emergency models.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct SafetyModels {
     idf: Idf,
     crisis: Classifier,
@@ -344,35 +392,57 @@ impl SafetyModels {
         }
     }
 
-    /// Both probabilities for one normalised message: the whole message and, for a long one,
-    /// each window; the highest wins. Only the winning part is explained (naming features costs
-    /// a string each, so it is done once, not for every window).
+    /// Both probabilities for one normalised message, each explained (see `judge_explaining`).
     pub fn judge(&self, text: &Normalized) -> Opinions {
+        self.judge_explaining(text, 0.0, 0.0)
+    }
+
+    /// Both probabilities for one normalised message: the whole message and, for a long one,
+    /// each window; the highest wins. Only the winning part is explained, and only when its
+    /// probability reaches the model's floor (`crisis_floor`, `emergency_floor`): naming features
+    /// costs a string each, and a score below every cut-off is never shown.
+    pub fn judge_explaining(
+        &self,
+        text: &Normalized,
+        crisis_floor: f32,
+        emergency_floor: f32,
+    ) -> Opinions {
         let stemmer = english_stemmer();
         let words = words_of(text);
-        let (c, e) = self.probabilities(&stemmer, &words);
-        let (mut crisis, mut emergency) = ((c, &words[..]), (e, &words[..]));
-        for part in windows(&words) {
-            let (c, e) = self.probabilities(&stemmer, part);
+        let features = WordFeatures::new(&stemmer, &words);
+        let probabilities = |span: std::ops::Range<usize>| {
+            let x = self.idf.vector(features.span(span));
+            (self.crisis.probability(&x), self.emergency.probability(&x))
+        };
+        let whole = 0..words.len();
+        let (c, e) = probabilities(whole.clone());
+        let (mut crisis, mut emergency) = ((c, whole.clone()), (e, whole));
+        for part in windows(words.len()) {
+            let (c, e) = probabilities(part.clone());
             // A window has fewer words than the message, and fewer words make the model surer
             // than it should be: discount its logit before comparing.
             let (c, e) = (discounted(c), discounted(e));
             if c > crisis.0 {
-                crisis = (c, part);
+                crisis = (c, part.clone());
             }
             if e > emergency.0 {
                 emergency = (e, part);
             }
         }
+        let opinion = |model: &Classifier, (p, span): (f32, std::ops::Range<usize>), floor: f32| {
+            if p >= floor {
+                self.explain(model, &stemmer, &words[span], p)
+            } else {
+                Opinion {
+                    probability: p,
+                    top_features: Vec::new(),
+                }
+            }
+        };
         Opinions {
-            crisis: self.explain(&self.crisis, &stemmer, crisis.1, crisis.0),
-            emergency: self.explain(&self.emergency, &stemmer, emergency.1, emergency.0),
+            crisis: opinion(&self.crisis, crisis, crisis_floor),
+            emergency: opinion(&self.emergency, emergency, emergency_floor),
         }
-    }
-
-    fn probabilities(&self, stemmer: &Stemmer, words: &[&str]) -> (f32, f32) {
-        let x = self.idf.vector(buckets(stemmer, words));
-        (self.crisis.probability(&x), self.emergency.probability(&x))
     }
 
     /// The opinion of `model` on `words`, with the features that pushed it, at `probability`.
@@ -469,6 +539,27 @@ mod tests {
             Some("intent")
         );
         assert_eq!(models.trained_on, (4, 3, 4));
+    }
+
+    #[test]
+    fn word_features_give_each_span_the_same_buckets_as_the_span_alone() {
+        let stemmer = english_stemmer();
+        for text in [
+            "i took my whole stash of kratom and the pills tonight, saying goodbye to everyone i love, its not about the taper, im just done and the dog goes to my sister",
+            "is it legal",
+            "ok",
+            "",
+            "über straße ñandú 😀 ＦＵＬＬ width",
+        ] {
+            let n = normalize(text);
+            let words = words_of(&n);
+            let f = WordFeatures::new(&stemmer, &words);
+            let mut spans: Vec<_> = windows(words.len()).collect();
+            spans.push(0..words.len());
+            for span in spans {
+                assert_eq!(f.span(span.clone()), buckets(&stemmer, &words[span.clone()]), "{text} {span:?}");
+            }
+        }
     }
 
     #[test]

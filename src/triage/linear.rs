@@ -2,6 +2,7 @@
 //! sparse binary features (stemmed words, word pairs, character n-grams), class-balanced SGD in a
 //! fixed order, so the same training data always gives the same model.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 use rust_stemmers::{Algorithm, Stemmer};
@@ -13,7 +14,7 @@ const L2: f32 = 1e-3;
 const CHAR_GRAM: usize = 4;
 
 /// Feature names to indices, grown while training and fixed afterwards.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Vocabulary {
     ids: HashMap<String, usize>,
 }
@@ -48,7 +49,7 @@ impl Vocabulary {
 }
 
 /// One binary classifier over a shared vocabulary.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BinaryModel {
     weights: Vec<f32>,
     bias: f32,

@@ -7,6 +7,7 @@
 pub mod corpus;
 pub mod learned;
 pub mod linear;
+pub mod model_cache;
 pub mod normalize;
 pub mod signals;
 pub mod thresholds;
@@ -19,6 +20,7 @@ use regex::Regex;
 use crate::diagnostics::Problem;
 use crate::library::{ContentSource, Library};
 use learned::{Opinion, Opinions, SafetyModels, TrainingRow};
+use model_cache::ModelCache;
 use normalize::{normalize, Normalized};
 use signals::{Detection, Hit, SignalSet, Strength};
 use thresholds::{Cutoffs, Thresholds};
@@ -62,6 +64,8 @@ pub struct Triage {
     models: SafetyModels,
     thresholds: Thresholds,
     matcher: TopicMatcher,
+    /// Whether the learned models came from the cache rather than from training at this load.
+    models_from_cache: bool,
 }
 
 /// A command prefix or a mention at the start ("!kratom", "@kratombot:", "kratombot,") addresses
@@ -72,8 +76,14 @@ static ADDRESSING: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 impl Triage {
-    /// Loads the signal files under `dir` and learns the topic matcher from `library`.
-    pub fn load(source: &ContentSource, library: &Library) -> Result<Triage, Vec<Problem>> {
+    /// Loads the signal files under `dir` and the trained models: from `cache` when it holds
+    /// models trained from this very content by this build, else trained from the corpus and
+    /// `library` (and then cached).
+    pub fn load(
+        source: &ContentSource,
+        library: &Library,
+        cache: &ModelCache,
+    ) -> Result<Triage, Vec<Problem>> {
         let mut problems = Vec::new();
         let mut load = |file: &str| {
             source
@@ -91,21 +101,19 @@ impl Triage {
             .and_then(|src| Thresholds::parse(&source.path(THRESHOLDS_FILE), &src))
             .map_err(|p| problems.push(p))
             .ok();
-        // The two learners are independent: train the safety models on another core while the
-        // topic matcher builds here (start-up time is mostly training).
-        let (models, matcher) = std::thread::scope(|scope| {
-            let models = scope
-                .spawn(|| corpus::load(source).map(|sentences| train_models(&sentences, library)));
-            let matcher = TopicMatcher::build(library);
-            let models = models.join().unwrap_or_else(|_| {
-                Err(vec![Problem::error(
-                    &source.path(corpus::CORPUS_DIR),
-                    0,
-                    "training the safety models failed",
-                )])
-            });
-            (models, matcher)
-        });
+        let key = cache.dir().and_then(|_| ModelCache::key(source));
+        let cached = key.as_deref().and_then(|k| cache.load(k));
+        let models_from_cache = cached.is_some();
+        let (models, matcher) = match cached {
+            Some(trained) => (Ok(trained.safety), trained.topics.with_cues(library)),
+            None => {
+                let (models, matcher) = train(source, library);
+                if let (Some(k), Ok(m), Ok(t)) = (&key, &models, &matcher) {
+                    cache.store(k, m, t);
+                }
+                (models, matcher)
+            }
+        };
         let models = models.map_err(|p| problems.extend(p)).ok();
         let matcher = matcher
             .map_err(|e| problems.push(Problem::error(&source.path("topics.toml"), 0, e)))
@@ -152,6 +160,7 @@ impl Triage {
                 models,
                 thresholds,
                 matcher,
+                models_from_cache,
             })
         } else {
             Err(problems)
@@ -174,7 +183,11 @@ impl Triage {
         let (head, _) = normalize::truncate(text, normalize::MAX_INPUT_BYTES);
         let stripped = ADDRESSING.replace(head, "");
         let n = normalize(&stripped);
-        let opinions = models.judge(&n);
+        let opinions = models.judge_explaining(
+            &n,
+            thresholds.crisis.explain_floor(),
+            thresholds.emergency.explain_floor(),
+        );
         let mut crisis = self.crisis.detect(&n);
         let mut emergency = self.emergency.detect(&n);
         let crisis_by_model = learned_layer(&mut crisis, &opinions.crisis, &thresholds.crisis);
@@ -296,6 +309,11 @@ impl Triage {
         self.opinions(text).crisis.probability
     }
 
+    /// Whether the learned models were read from the cache (no training at this load).
+    pub fn models_from_cache(&self) -> bool {
+        self.models_from_cache
+    }
+
     /// How many sentences the learned models trained on: (crisis, emergency, neither).
     pub fn trained_on(&self) -> (usize, usize, usize) {
         self.models.trained_on
@@ -363,6 +381,30 @@ fn learned_layer(d: &mut Detection, opinion: &Opinion, cut: &Cutoffs) -> bool {
         return true;
     }
     false
+}
+
+/// Trains both learned parts. They are independent: the safety models train on another core
+/// while the topic matcher builds here (start-up without a cache is mostly training).
+fn train(
+    source: &ContentSource,
+    library: &Library,
+) -> (
+    Result<SafetyModels, Vec<Problem>>,
+    Result<TopicMatcher, String>,
+) {
+    std::thread::scope(|scope| {
+        let models =
+            scope.spawn(|| corpus::load(source).map(|sentences| train_models(&sentences, library)));
+        let matcher = TopicMatcher::build(library);
+        let models = models.join().unwrap_or_else(|_| {
+            Err(vec![Problem::error(
+                &source.path(corpus::CORPUS_DIR),
+                0,
+                "training the safety models failed",
+            )])
+        });
+        (models, matcher)
+    })
 }
 
 fn train_models(sentences: &[corpus::Sentence], library: &Library) -> SafetyModels {

@@ -30,6 +30,21 @@ pub struct Cutoffs {
     pub veto: f32,
 }
 
+impl Cutoffs {
+    /// The lowest probability at which any tier shows the model's words in its reasons: below
+    /// it, the model's explanation is never read.
+    pub fn explain_floor(&self) -> f32 {
+        [
+            self.alone,
+            self.with_rule,
+            self.concern,
+            self.concern_with_rule,
+        ]
+        .into_iter()
+        .fold(f32::INFINITY, f32::min)
+    }
+}
+
 fn never() -> f32 {
     1.1
 }

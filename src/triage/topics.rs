@@ -9,6 +9,7 @@
 //!
 //! A message whose best score stays under the threshold is out of scope.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
 use regex::RegexSet;
@@ -128,14 +129,14 @@ const KRATOM_WORDS: &[&str] = &[
 
 type SparseVec = Vec<(u32, f32)>;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct TemplateModel {
     id: String,
     topic: String,
     centroid: SparseVec,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Example {
     template: usize,
     text: String,
@@ -161,12 +162,14 @@ pub struct Match {
     pub reasons: Vec<String>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TopicMatcher {
     vocab: HashMap<String, u32>,
     idf: Vec<f32>,
     templates: Vec<TemplateModel>,
     examples: Vec<Example>,
+    /// Compiled regexes are not cached: `with_cues` rebuilds them after a cache load.
+    #[serde(skip)]
     cues: Vec<TopicCues>,
     topic_order: Vec<String>,
     synonyms: BTreeMap<String, String>,
@@ -179,6 +182,12 @@ pub struct TopicMatcher {
 }
 
 impl TopicMatcher {
+    /// A matcher read from the model cache, with its cues compiled from `library`'s catalog.
+    pub fn with_cues(mut self, library: &Library) -> Result<TopicMatcher, String> {
+        self.cues = compile_cues(&library.catalog)?;
+        Ok(self)
+    }
+
     /// Learns from the library's approved templates and the catalog's cues.
     pub fn build(library: &Library) -> Result<TopicMatcher, String> {
         let stemmer = Stemmer::create(Algorithm::English);
