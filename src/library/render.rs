@@ -216,7 +216,8 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
     }
     // The international fallback is one service whatever the block: once per reply is enough.
     for line in resources.fallback_lines(block, region) {
-        if !out.shown.iter().any(|s| s.name == line.name) {
+        let named = |s: &HelpLine| s.name == line.name;
+        if !out.shown.iter().any(|s| named(s)) && !lines.iter().any(|(l, _)| named(l)) {
             lines.push((line, Detail::Full));
         }
     }
@@ -232,19 +233,27 @@ fn push_compact_block<'r>(
     region: &str,
     out: &mut Output<'r>,
 ) {
-    let mut lines = resources.own_lines(block, region);
-    // A line that differs in its note says something new for this block (Canada's 911 line in
-    // the poison block says there is no national poison line): that one is kept.
-    lines.retain(|l| !out.has_shown(l));
-    for line in resources.fallback_lines(block, region) {
-        if !out.shown.iter().any(|s| s.name == line.name) {
-            lines.push(line);
-        }
-    }
     // Emergency and poison lines say what to do ("if unconscious, call 911", "no national line
     // here"): they stay whole. Other services keep their first way to reach them; the crisis
     // reply lists every way.
     let whole = matches!(block, "emergency" | "poison");
+    let mut lines = resources.own_lines(block, region);
+    // A service already in the reply is not repeated. Only an emergency or poison line that
+    // differs in its note says something new for its block (Canada's 911 line in the poison
+    // block says there is no national poison line): that one is kept.
+    lines.retain(|l| {
+        if whole {
+            !out.has_shown(l)
+        } else {
+            !out.shown.iter().any(|s| s.name == l.name)
+        }
+    });
+    for line in resources.fallback_lines(block, region) {
+        let named = |s: &&HelpLine| s.name == line.name;
+        if !out.shown.iter().any(named) && !lines.iter().any(named) {
+            lines.push(line);
+        }
+    }
     let lines = lines
         .into_iter()
         .map(|l| {
