@@ -10,6 +10,7 @@
 
 use rust_stemmers::Stemmer;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 use super::corpus::{Label, Sentence};
 use super::linear::english_stemmer;
@@ -305,11 +306,45 @@ pub struct Opinions {
     pub emergency: Opinion,
 }
 
-/// A positive training sentence kept to name the family a message most resembles.
-#[derive(Debug, Serialize, Deserialize)]
-struct Exemplar {
-    buckets: Vec<usize>,
-    family: String,
+/// The positive training sentences, kept to name the family a message most resembles: each
+/// sentence's family and number of buckets, and for each bucket the sentences holding it, so a
+/// message's overlap with all of them costs its buckets' lists rather than a pass over every
+/// sentence.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Exemplars {
+    families: Vec<String>,
+    sizes: Vec<u32>,
+    postings: HashMap<u32, Vec<u32>>,
+}
+
+impl Exemplars {
+    fn push(&mut self, buckets: &[usize], family: &str) {
+        let id = self.families.len() as u32;
+        self.families.push(family.to_string());
+        self.sizes.push(buckets.len() as u32);
+        for &b in buckets {
+            self.postings.entry(b as u32).or_default().push(id);
+        }
+    }
+
+    /// The family of the sentence with the highest Jaccard overlap with `mine` (sorted, distinct
+    /// buckets); on a tie the later sentence, as a scan in order would give.
+    fn nearest(&self, mine: &[usize]) -> Option<&str> {
+        let mut common = vec![0u32; self.families.len()];
+        for b in mine {
+            for &id in self.postings.get(&(*b as u32)).into_iter().flatten() {
+                common[id as usize] += 1;
+            }
+        }
+        common
+            .iter()
+            .zip(&self.sizes)
+            .enumerate()
+            .map(|(id, (&c, &size))| (jaccard(c as usize, mine.len(), size as usize), id))
+            .filter(|(s, _)| *s > 0.0)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, id)| self.families[id].as_str())
+    }
 }
 
 /// The trained crisis and emergency models.
@@ -318,8 +353,8 @@ pub struct SafetyModels {
     idf: Idf,
     crisis: Classifier,
     emergency: Classifier,
-    crisis_exemplars: Vec<Exemplar>,
-    emergency_exemplars: Vec<Exemplar>,
+    crisis_exemplars: Exemplars,
+    emergency_exemplars: Exemplars,
     /// Sentences learned from: (crisis, emergency, neither).
     pub trained_on: (usize, usize, usize),
 }
@@ -352,18 +387,14 @@ impl SafetyModels {
             .map(|r| buckets(&stemmer, &words_of(&normalize(r.text))))
             .collect();
         let idf = Idf::fit(&docs);
-        let exemplar = |d: &[usize], r: &TrainingRow| Exemplar {
-            buckets: d.to_vec(),
-            family: r.family.to_string(),
-        };
-        let mut crisis_exemplars = Vec::new();
-        let mut emergency_exemplars = Vec::new();
+        let mut crisis_exemplars = Exemplars::default();
+        let mut emergency_exemplars = Exemplars::default();
         for (d, r) in docs.iter().zip(rows) {
             if r.crisis {
-                crisis_exemplars.push(exemplar(d, r));
+                crisis_exemplars.push(d, r.family);
             }
             if r.emergency {
-                emergency_exemplars.push(exemplar(d, r));
+                emergency_exemplars.push(d, r.family);
             }
         }
         let vectors: Vec<Vector> = docs.into_iter().map(|d| idf.vector(d)).collect();
@@ -470,29 +501,13 @@ impl SafetyModels {
         } else {
             &self.crisis_exemplars
         };
-        pool.iter()
-            .map(|e| (overlap(&mine, &e.buckets), e))
-            .filter(|(s, _)| *s > 0.0)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, e)| e.family.as_str())
+        pool.nearest(&mine)
     }
 }
 
-/// Jaccard overlap of two sorted bucket lists.
-fn overlap(a: &[usize], b: &[usize]) -> f32 {
-    let (mut i, mut j, mut common) = (0, 0, 0usize);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                common += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    let union = a.len() + b.len() - common;
+/// Jaccard overlap of two sets of `a` and `b` items with `common` items in both.
+fn jaccard(common: usize, a: usize, b: usize) -> f32 {
+    let union = a + b - common;
     if union == 0 {
         0.0
     } else {
@@ -559,6 +574,45 @@ mod tests {
             for span in spans {
                 assert_eq!(f.span(span.clone()), buckets(&stemmer, &words[span.clone()]), "{text} {span:?}");
             }
+        }
+    }
+
+    #[test]
+    fn nearest_family_by_postings_matches_a_scan_of_every_sentence() {
+        let stemmer = english_stemmer();
+        let sentences = [
+            ("i want to die tonight", "active"),
+            ("i have the pills saved", "means"),
+            ("goodbye everyone, the dog goes to my sister", "goodbye"),
+            ("i want to die", "passive"),
+        ];
+        let mut ex = Exemplars::default();
+        let docs: Vec<Vec<usize>> = sentences
+            .iter()
+            .map(|(t, _)| buckets(&stemmer, &words_of(&normalize(t))))
+            .collect();
+        for (d, (_, f)) in docs.iter().zip(&sentences) {
+            ex.push(d, f);
+        }
+        for probe in [
+            "i want to die",
+            "pills saved for tonight",
+            "my dog",
+            "zzz",
+            "",
+        ] {
+            let mine = buckets(&stemmer, &words_of(&normalize(probe)));
+            let scan = docs
+                .iter()
+                .zip(&sentences)
+                .map(|(d, (_, f))| {
+                    let common = mine.iter().filter(|b| d.binary_search(b).is_ok()).count();
+                    (jaccard(common, mine.len(), d.len()), *f)
+                })
+                .filter(|(s, _)| *s > 0.0)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, f)| f);
+            assert_eq!(ex.nearest(&mine), scan, "{probe}");
         }
     }
 

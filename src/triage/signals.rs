@@ -149,7 +149,7 @@ impl SignalSet {
             let regexes = compile_group(path, src, group, &mut problems);
             masks.push((
                 group.id.clone(),
-                regexes.into_iter().map(|(_, r, _)| r).collect(),
+                regexes.into_iter().map(|(_, r)| r).collect(),
             ));
         }
         let mut families = Vec::new();
@@ -173,15 +173,26 @@ impl SignalSet {
                 continue;
             };
             let _ = &group.description;
-            let compiled = compile_group(path, src, group, &mut problems);
-            let rules: Vec<String> = compiled.iter().map(|(rule, _, _)| rule.clone()).collect();
-            let sources: Vec<&str> = compiled.iter().map(|(_, r, _)| r.as_str()).collect();
+            let compiled = rule_sources(path, src, group, &mut problems);
+            let rules: Vec<String> = compiled.iter().map(|r| r.rule.clone()).collect();
+            let sources: Vec<&str> = compiled.iter().map(|r| r.source.as_str()).collect();
             let (compact_rules, compact_sources): (Vec<usize>, Vec<String>) = compiled
                 .iter()
                 .enumerate()
-                .filter_map(|(i, (_, _, compact))| compact.clone().map(|c| (i, c)))
+                .filter_map(|(i, r)| r.compact.clone().map(|c| (i, c)))
                 .unzip();
-            match (RegexSet::new(&sources), RegexSet::new(&compact_sources)) {
+            let sets = (RegexSet::new(&sources), RegexSet::new(&compact_sources));
+            if sets.0.is_err() || sets.1.is_err() {
+                // Name the rule and its line: compile them one by one, only when the set fails.
+                let before = problems.len();
+                for r in &compiled {
+                    compile_rule(path, r, &mut problems);
+                }
+                if problems.len() > before {
+                    continue;
+                }
+            }
+            match sets {
                 (Ok(set), Ok(compact)) => families.push(Family {
                     id: group.id.clone(),
                     strength,
@@ -318,41 +329,47 @@ fn hit(family: &Family, i: usize) -> Hit {
     }
 }
 
-/// Compiles a group's phrases and patterns: (rule as written, regex, compact phrase form).
-fn compile_group(
+/// A rule as written, its regex source, its compact phrase form, and its line.
+struct RuleSource {
+    rule: String,
+    source: String,
+    compact: Option<String>,
+    line: usize,
+    /// Written as a regex (a pattern), not as a phrase.
+    pattern: bool,
+}
+
+/// A group's phrases and patterns as regex sources, not yet compiled (a family compiles them
+/// once, as a set). Phrases that cannot become a regex are reported with their line.
+fn rule_sources(
     path: &Path,
     src: &str,
     group: &RuleGroup,
     problems: &mut Vec<Problem>,
-) -> Vec<(String, Regex, Option<String>)> {
+) -> Vec<RuleSource> {
     let mut out = Vec::new();
     for phrase in &group.phrases {
         let line = line_of(src, phrase.span().start);
         let text = phrase.get_ref();
         match phrase_regex(text, " ", true) {
-            Ok(source) => match Regex::new(&source) {
-                Ok(re) => {
-                    let compact = phrase_regex(text, "", false).ok();
-                    out.push((text.clone(), re, compact));
-                }
-                Err(e) => problems.push(Problem::error(path, line, format!("phrase: {e}"))),
-            },
+            Ok(source) => out.push(RuleSource {
+                rule: text.clone(),
+                source,
+                compact: phrase_regex(text, "", false).ok(),
+                line,
+                pattern: false,
+            }),
             Err(msg) => problems.push(Problem::error(path, line, msg)),
         }
     }
     for pattern in &group.patterns {
-        let line = line_of(src, pattern.span().start);
-        match Regex::new(pattern.get_ref()) {
-            Ok(re) => out.push((pattern.get_ref().clone(), re, None)),
-            Err(e) => problems.push(Problem::error(
-                path,
-                line,
-                format!(
-                    "pattern is not a valid regular expression: {}",
-                    first_line(&e.to_string())
-                ),
-            )),
-        }
+        out.push(RuleSource {
+            rule: pattern.get_ref().clone(),
+            source: pattern.get_ref().clone(),
+            compact: None,
+            line: line_of(src, pattern.span().start),
+            pattern: true,
+        });
     }
     if group.phrases.is_empty() && group.patterns.is_empty() {
         problems.push(Problem::error(
@@ -362,6 +379,39 @@ fn compile_group(
         ));
     }
     out
+}
+
+/// Compiles one rule alone, reporting a bad one with its line.
+fn compile_rule(path: &Path, r: &RuleSource, problems: &mut Vec<Problem>) -> Option<Regex> {
+    match Regex::new(&r.source) {
+        Ok(re) => Some(re),
+        Err(e) => {
+            let what = if r.pattern {
+                "pattern is not a valid regular expression"
+            } else {
+                "phrase"
+            };
+            problems.push(Problem::error(
+                path,
+                r.line,
+                format!("{what}: {}", first_line(&e.to_string())),
+            ));
+            None
+        }
+    }
+}
+
+/// Compiles a group's phrases and patterns one by one: (rule as written, regex).
+fn compile_group(
+    path: &Path,
+    src: &str,
+    group: &RuleGroup,
+    problems: &mut Vec<Problem>,
+) -> Vec<(String, Regex)> {
+    rule_sources(path, src, group, problems)
+        .into_iter()
+        .filter_map(|r| compile_rule(path, &r, problems).map(|re| (r.rule, re)))
+        .collect()
 }
 
 fn first_line(s: &str) -> String {
