@@ -24,10 +24,16 @@
 #   KRATOM_BENCH_KEEP=1   keep the temporary folder (Synapse, configs, bot logs, JSON results)
 #   KRATOM_BENCH_ONLY     space-separated subset of: kratom nio sdk
 #   KRATOM_BENCH_MENTION=1  address kratom-bot by a mention pill instead of "!kratom "
+#   KRATOM_BENCH_RESTART=1  kratom only: after its load run (bot in every room, store warm),
+#                         restart it 3 times (SIGTERM and wait; start) and time the first answer
+#                         after each start: one load user asks one question in an existing room
+#                         just after the exec (loadgen.py --probe). Reports the seconds from the
+#                         start to the reply (asker's sync) and to the "library loaded" log line,
+#                         and the peak RSS up to the answer. Logs: WORK/restart-I/kratom.log.
 #   KRATOM_SYNAPSE_VENV   see scripts/synapse.sh
 set -euo pipefail
 
-[ $# -ge 1 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,32p' "$0" >&2; exit 2; }
 BOT_BIN="$(realpath "$1")"
 N_ROOMS="${2:-4}"
 M_USERS="${3:-2}"
@@ -58,7 +64,9 @@ stop_bot() {
     if [ -n "$BOT_PID" ] && kill -0 "$BOT_PID" 2>/dev/null; then
         kill "$BOT_PID" 2>/dev/null || true
         for _ in $(seq 1 50); do kill -0 "$BOT_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$BOT_PID" 2>/dev/null || true
+        if kill -9 "$BOT_PID" 2>/dev/null; then
+            echo "bench-load: pid $BOT_PID still ran 5 s after SIGTERM; killed" >&2
+        fi
         wait "$BOT_PID" 2>/dev/null || true
     fi
     BOT_PID=""
@@ -130,7 +138,47 @@ run_load() {
     stop_bot
 }
 
+# restart_probe I ROOM_ID PROBE_ARGS...: start kratom-bot (stopped, store warm) and have load
+# user 0 ask one question in ROOM_ID just after the exec; results in $WORK/restart-I/.
+restart_probe() {
+    local i="$1" room="$2" dir="$WORK/restart-$1"
+    shift 2
+    mkdir -p "$dir"
+    echo "bench-load: --- restart $i (question in $room) ---" >&2
+    # The asker logs in and syncs first, so the question goes out right after the exec.
+    "$PY" "$REPO/scripts/loadgen.py" --probe "$room" --homeserver "$HS" --synapse-dir "$HS_DIR" \
+        --bot "$BOT_ID" --user-prefix "load-kratom-" --label "restart $i" \
+        --ready-file "$dir/ready" --start-file "$dir/start" --json "$dir/probe.json" "$@" &
+    LOADGEN_PID=$!
+    while [ ! -e "$dir/ready" ]; do
+        if ! kill -0 "$LOADGEN_PID" 2>/dev/null; then
+            wait "$LOADGEN_PID" || true
+            LOADGEN_PID=""
+            return 1
+        fi
+        sleep 0.05
+    done
+    local started="${EPOCHREALTIME/,/.}"  # a builtin: no fork between it and the bot's
+    "$BOT_BIN" run --config "$WORK/kratom/config.toml" >"$dir/kratom.log" 2>&1 &
+    BOT_PID=$!
+    echo "$started" >"$dir/start.tmp"
+    mv "$dir/start.tmp" "$dir/start"
+    local rc=0
+    wait "$LOADGEN_PID" || rc=$?
+    LOADGEN_PID=""
+    # Peak RSS from the start to the answer (the bot is still running).
+    awk '/^VmHWM:/ { print $2 }' "/proc/$BOT_PID/status" >"$dir/rss_kib" 2>/dev/null || true
+    if [ "$rc" != 0 ]; then
+        echo "bench-load: restart $i failed; last lines of the bot's log:" >&2
+        tail -n 20 "$dir/kratom.log" >&2 || true
+    fi
+    sleep 2  # let the first sync after the start finish before the next stop
+    stop_bot
+    return "$rc"
+}
+
 RESULTS=()
+RESTARTS=0
 
 if [[ " $ONLY " == *" kratom "* ]]; then
     BOT_ID="$(register bench-kratom)"
@@ -145,6 +193,25 @@ if [[ " $ONLY " == *" kratom "* ]]; then
         run_load kratom "$BOT_ID" "!kratom "
     fi
     RESULTS+=(kratom)
+    # run_load has stopped the bot (SIGTERM, waited), after the load generator finished.
+    if [ "${KRATOM_BENCH_RESTART:-0}" = 1 ]; then
+        if [ ! -f "$WORK/kratom.json" ]; then
+            echo "bench-load: no restart runs: the kratom load run failed" >&2
+        else
+            if [ "${KRATOM_BENCH_MENTION:-0}" = 1 ]; then
+                PROBE_ARGS=(--prefix "" --mention)
+            else
+                PROBE_ARGS=(--prefix "!kratom ")
+            fi
+            RESTARTS=3
+            for i in $(seq 1 "$RESTARTS"); do
+                # A different existing room each time.
+                ROOM="$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["room_ids"]
+print(r[(int(sys.argv[2]) - 1) % len(r)])' "$WORK/kratom.json" "$i")"
+                restart_probe "$i" "$ROOM" "${PROBE_ARGS[@]}" || true
+            done
+        fi
+    fi
 fi
 
 if [[ " $ONLY " == *" nio "* ]]; then
@@ -189,3 +256,69 @@ for label in labels:
 print("p50-p99: question sent -> reply seen by the asker's sync. srv: the reply's origin_server_ts "
       "minus the question's (the bot's share). max RSS includes start-up; RSS end: at the end of the load.")
 PYEOF
+
+if [ "$RESTARTS" -gt 0 ]; then
+    echo
+    python3 - "$WORK" "$RESTARTS" "$N_ROOMS" <<'PYEOF'
+import json, os, re, sys
+from datetime import datetime
+
+work, restarts, n_rooms = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+def unix_time(stamp):
+    """RFC 3339 (tracing's text and JSON timestamps) to Unix seconds."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", stamp)
+    if not m:
+        return None
+    tz = m[3] if m[3] and m[3] != "Z" else "+00:00"
+    return datetime.fromisoformat(m[1] + tz).timestamp() + float(m[2] or 0)
+
+def library_loaded(path):
+    """(Unix time, ms=, models=) of the "library loaded" line, text or JSON log format."""
+    for line in open(path, errors="replace"):
+        line = ANSI.sub("", line).strip()
+        if "library loaded" not in line:
+            continue
+        try:
+            rec = json.loads(line)
+            f = rec.get("fields", {})
+            return unix_time(rec.get("timestamp", "")), f.get("ms"), f.get("models")
+        except ValueError:
+            ms = re.search(r"\bms=(\d+)", line)
+            models = re.search(r'\bmodels="?(\w+)', line)
+            return (unix_time(line), ms and int(ms[1]), models and models[1])
+    return None, None, None
+
+def read(path):
+    return open(path).read().strip() if os.path.exists(path) else ""
+
+fmt = lambda v, spec, unit="": "-" if v is None else format(v, spec) + unit
+rows = []  # (answer s, library loaded s, its ms=, peak RSS MB) per restart; None if failed
+for i in range(1, restarts + 1):
+    d = os.path.join(work, f"restart-{i}")
+    if not os.path.exists(os.path.join(d, "probe.json")):
+        print(f"restart {i}: failed (see {d}/kratom.log)")
+        rows.append(None)
+        continue
+    p = json.load(open(os.path.join(d, "probe.json")))
+    at, ms, models = library_loaded(os.path.join(d, "kratom.log"))
+    loaded = None if at is None else at - p["started_unix"]
+    kib = read(os.path.join(d, "rss_kib"))
+    rss = int(kib) / 1024 if kib else None
+    rows.append((p["answer_s"], loaded, ms, rss))
+    print(f"restart {i}: first answer {p['answer_s']:.2f} s after exec (question sent at "
+          f"+{p['question_sent_s']:.2f} s; reply's server ts at +{p['server_answer_s']:.2f} s, "
+          f"{fmt(p['server_question_to_answer_ms'], '.0f')} ms after the question's); "
+          f"library loaded at +{fmt(loaded, '.2f')} s (ms={fmt(ms, 'd')}, models "
+          f"{models or '-'}); peak RSS up to the answer {fmt(rss, '.1f', ' MB')}")
+
+col = lambda k, spec, unit: ", ".join(
+    "failed" if r is None else fmt(r[k], spec, unit) for r in rows)
+print(f"restart ({n_rooms} rooms): first answer {col(0, '.2f', ' s')} after exec; "
+      f"library loaded at {col(1, '.2f', ' s')} after exec (in {col(2, 'd', ' ms')}); "
+      f"peak RSS {col(3, '.1f', ' MB')}")
+print("first answer: the bot's exec -> its reply seen by the asker's sync; the question is sent "
+      "just after the exec, into a room the bot joined in the load run (warm store).")
+PYEOF
+fi

@@ -18,7 +18,19 @@ encrypted rooms. Only plain rooms are measured.
       --rooms 4 --users 2 --rate 2 --duration 20 --prefix '!kratom ' --bot-pid PID --json out.json
 
 Users are registered through `scripts/synapse.sh register DIR PORT USER PASSWORD` (an existing
-account is reused) and log in afresh on every run; every run creates new rooms.
+account is reused) and log in afresh on every run; every run creates new rooms. The JSON result
+lists the rooms (room_ids).
+
+Probe mode (--probe ROOM_ID) measures one answer after a restart of the bot instead: the first
+user of --user-prefix (the account a load run created, already in ROOM_ID) logs in and syncs,
+creates --ready-file, waits for --start-file (which holds the Unix time at which the bot process
+was started), sends one question into ROOM_ID at once and waits for the bot's reply to it. It
+reports the seconds from the bot's start to the reply (as seen by the asker's sync, and by the
+reply's origin_server_ts; loopback, so both clocks are this machine's):
+
+  loadgen.py --homeserver URL --synapse-dir DIR --bot @bench-kratom:localhost \
+      --user-prefix load-kratom- --prefix '!kratom ' --probe '!room:localhost' \
+      --ready-file ready --start-file start --json probe.json
 """
 
 import argparse
@@ -51,6 +63,8 @@ QUESTIONS = [
 
 # A larger timeline limit than the server's default (10), so a busy sync never drops a reply
 # (a "limited" timeline is counted and reported).
+PROBE_QUESTION = "is kratom legal in ireland"
+
 SYNC_FILTER = {
     "presence": {"not_types": ["*"]},
     "account_data": {"not_types": ["*"]},
@@ -324,6 +338,7 @@ async def run(args) -> dict:
         "sync_errors": st.sync_errors,
         "limited_timelines": st.limited_timelines,
         "bot_join_s": round(ready_at - t0, 2),
+        "room_ids": rooms,
         "rss_max_kib": max((k for _, k in rss), default=None),
         "rss_end_of_load_kib": rss_end_of_load,
         "rss_samples": rss,  # (seconds since loadgen start, KiB)
@@ -333,6 +348,80 @@ async def run(args) -> dict:
         ],
         "latencies_ms": [round(x, 1) for x in lat],
     }
+
+
+async def probe(args) -> dict:
+    """One question right after the bot's start; see the module docstring (probe mode)."""
+    port = urlparse(args.homeserver).port or 80
+    room_id = args.probe
+    name = f"{args.user_prefix}0"
+    user_id = await register(args.synapse_dir, port, name, f"{name}-load-password")
+    # Only the probed room, so the asker's syncs stay small however many rooms it is in.
+    sync_filter = {**SYNC_FILTER, "room": {**SYNC_FILTER["room"], "rooms": [room_id]}}
+    client = AsyncClient(args.homeserver, user_id)
+    try:
+        r = await client.login(f"{name}-load-password", device_name="loadgen-probe")
+        if not hasattr(r, "access_token"):
+            raise SystemExit(f"loadgen: login of {user_id} failed: {r}")
+        r = await client.sync(timeout=0, sync_filter=sync_filter)  # skip the room's history
+        if isinstance(r, SyncError):
+            raise SystemExit(f"loadgen: first sync of {user_id} failed: {r.message}")
+        if room_id not in r.rooms.join:
+            raise SystemExit(f"loadgen: {user_id} is not in {room_id}")
+        Path(args.ready_file).touch()
+
+        # The bot is started as soon as the ready file exists; its start time comes in the
+        # start file (written in full, then renamed, so it is never read half-written).
+        deadline = time.monotonic() + args.probe_timeout
+        start_file = Path(args.start_file)
+        while not start_file.exists():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"loadgen: no {start_file} within {args.probe_timeout} s")
+            await asyncio.sleep(0.005)
+        started = float(start_file.read_text().strip())
+        deadline = time.monotonic() + args.probe_timeout
+
+        content = question(PROBE_QUESTION, args.prefix, args.bot if args.mention else None)
+        sent_at = time.time()
+        resp = await client.room_send(room_id, "m.room.message", content)
+        send_ms = (time.time() - sent_at) * 1000
+        if not isinstance(resp, RoomSendResponse):
+            raise SystemExit(f"loadgen: sending the probe question failed: {resp}")
+        question_ts = None
+        # The syncs continue from the token taken before the question, so the reply cannot be
+        # missed however early it comes.
+        while True:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"loadgen: no reply from {args.bot} within "
+                                 f"{args.probe_timeout} s of the bot's start")
+            r = await client.sync(timeout=5000, sync_filter=sync_filter)
+            now = time.time()
+            if isinstance(r, SyncError):
+                log(f"sync error for {user_id}: {r.message}")
+                await asyncio.sleep(0.5)
+                continue
+            room = r.rooms.join.get(room_id)
+            for ev in room.timeline.events if room else []:
+                if ev.event_id == resp.event_id:
+                    question_ts = ev.server_timestamp
+                rel = ev.source.get("content", {}).get("m.relates_to") or {}
+                target = (rel.get("m.in_reply_to") or {}).get("event_id")
+                if ev.sender == args.bot and target == resp.event_id:
+                    return {
+                        "label": args.label,
+                        "bot": args.bot,
+                        "room_id": room_id,
+                        "started_unix": started,
+                        "question_sent_s": round(sent_at - started, 3),
+                        "send_ms": round(send_ms, 1),
+                        "answer_s": round(now - started, 3),
+                        "server_answer_s": round(ev.server_timestamp / 1000 - started, 3),
+                        "server_question_to_answer_ms": (
+                            ev.server_timestamp - question_ts if question_ts else None
+                        ),
+                    }
+    finally:
+        await client.close()
 
 
 def fmt_ms(v) -> str:
@@ -365,7 +454,28 @@ def main() -> None:
     ap.add_argument("--label", default="bot", help="name in the summary line")
     ap.add_argument("--user-prefix", default="load-user-", help="localpart prefix of the users")
     ap.add_argument("--json", help="write the full result (latencies, RSS samples) here")
+    ap.add_argument("--probe", metavar="ROOM_ID",
+                    help="probe mode: one question in ROOM_ID right after the bot's start "
+                         "(see the module docstring); the load options are ignored")
+    ap.add_argument("--ready-file", help="probe mode: created once the asker is logged in")
+    ap.add_argument("--start-file",
+                    help="probe mode: appears holding the bot's start time (Unix seconds)")
+    ap.add_argument("--probe-timeout", type=float, default=120.0,
+                    help="probe mode: seconds to wait for the start file, then for the reply")
     args = ap.parse_args()
+    if args.probe:
+        if not (args.ready_file and args.start_file):
+            ap.error("--probe needs --ready-file and --start-file")
+        res = asyncio.run(probe(args))
+        print(
+            f"{res['label']}: first answer {res['answer_s']:.2f} s after the bot's start "
+            f"(question sent at +{res['question_sent_s']:.2f} s, reply's origin_server_ts "
+            f"at +{res['server_answer_s']:.2f} s)",
+            flush=True,
+        )
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1) + "\n")
+        return
     if args.users < 2:
         ap.error("--users must be at least 2 (with the bot that makes 3 members: not a DM)")
     if args.rooms < 1 or args.rate <= 0 or args.duration <= 0:
