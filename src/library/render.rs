@@ -193,11 +193,11 @@ pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered>
     let line = resources.main_crisis_line(region)?;
     let lead = resources.crisis_lead().unwrap_or_default();
     Some(Rendered {
-        plain: format!("{lead} {}", line_plain(line, false)),
+        plain: format!("{lead} {}", line_plain(line, Detail::NoNote)),
         html: format!(
             "<p><strong>{}</strong> {}</p>",
             escaped(lead),
-            line_html(line, false)
+            line_html(line, Detail::NoNote)
         ),
     })
 }
@@ -205,22 +205,19 @@ pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered>
 /// Appends one block: all the region's own lines (briefly when already shown in full above),
 /// then the international fallback if the block adds it and the reply has not shown it yet.
 fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut Output<'r>) {
-    let mut lines: Vec<(&HelpLine, Detail)> = Vec::new();
-    for line in resources.own_lines(block, region) {
-        let detail = if out.has_shown(line) {
-            Detail::NoNote
-        } else {
-            Detail::Full
-        };
-        lines.push((line, detail));
-    }
-    // The international fallback is one service whatever the block: once per reply is enough.
-    for line in resources.fallback_lines(block, region) {
-        let named = |s: &HelpLine| s.name == line.name;
-        if !out.shown.iter().any(|s| named(s)) && !lines.iter().any(|(l, _)| named(l)) {
-            lines.push((line, Detail::Full));
-        }
-    }
+    let mut lines: Vec<(&HelpLine, Detail)> = resources
+        .own_lines(block, region)
+        .into_iter()
+        .map(|line| {
+            let detail = if out.has_shown(line) {
+                Detail::NoNote
+            } else {
+                Detail::Full
+            };
+            (line, detail)
+        })
+        .collect();
+    push_fallbacks(&mut lines, resources, block, region, out, Detail::Full);
     write_block(out, resources.heading(block).unwrap_or(block), lines);
 }
 
@@ -237,37 +234,47 @@ fn push_compact_block<'r>(
     // here"): they stay whole. Other services keep their first way to reach them; the crisis
     // reply lists every way.
     let whole = matches!(block, "emergency" | "poison");
-    let mut lines = resources.own_lines(block, region);
+    let detail = if whole {
+        Detail::Full
+    } else {
+        Detail::FirstWay
+    };
     // A service already in the reply is not repeated. Only an emergency or poison line that
     // differs in its note says something new for its block (Canada's 911 line in the poison
     // block says there is no national poison line): that one is kept.
-    lines.retain(|l| {
-        if whole {
-            !out.has_shown(l)
-        } else {
-            !out.shown.iter().any(|s| s.name == l.name)
-        }
-    });
+    let mut lines: Vec<(&HelpLine, Detail)> = resources
+        .own_lines(block, region)
+        .into_iter()
+        .filter(|l| {
+            if whole {
+                !out.has_shown(l)
+            } else {
+                !out.shown.iter().any(|s| s.name == l.name)
+            }
+        })
+        .map(|l| (l, detail))
+        .collect();
+    push_fallbacks(&mut lines, resources, block, region, out, detail);
+    write_block(out, resources.label(block).unwrap_or(block), lines);
+}
+
+/// Adds the block's international fallback services, at `detail`, unless the reply or the block
+/// already has a service of that name: the fallback is one service whatever the block, so once
+/// per reply is enough, and a region's own line of the same name says more.
+fn push_fallbacks<'r>(
+    lines: &mut Vec<(&'r HelpLine, Detail)>,
+    resources: &'r Resources,
+    block: &str,
+    region: &str,
+    out: &Output<'r>,
+    detail: Detail,
+) {
     for line in resources.fallback_lines(block, region) {
-        let named = |s: &&HelpLine| s.name == line.name;
-        if !out.shown.iter().any(named) && !lines.iter().any(named) {
-            lines.push(line);
+        let named = |s: &HelpLine| s.name == line.name;
+        if !out.shown.iter().any(|s| named(s)) && !lines.iter().any(|(l, _)| named(l)) {
+            lines.push((line, detail));
         }
     }
-    let lines = lines
-        .into_iter()
-        .map(|l| {
-            (
-                l,
-                if whole {
-                    Detail::Full
-                } else {
-                    Detail::FirstWay
-                },
-            )
-        })
-        .collect();
-    write_block(out, resources.label(block).unwrap_or(block), lines);
 }
 
 /// How much of a service a block shows.
@@ -290,13 +297,8 @@ fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, 
     let mut p = title.to_string();
     let mut h = format!("<p><strong>{}</strong></p>\n<ul>\n", escaped(title));
     for (line, detail) in lines {
-        let (plain, html) = match detail {
-            Detail::Full => (line_plain(line, true), line_html(line, true)),
-            Detail::NoNote => (line_plain(line, false), line_html(line, false)),
-            Detail::FirstWay => (first_way_plain(line), first_way_html(line)),
-        };
-        p.push_str(&format!("\n- {plain}"));
-        h.push_str(&format!("<li>{html}</li>\n"));
+        p.push_str(&format!("\n- {}", line_plain(line, detail)));
+        h.push_str(&format!("<li>{}</li>\n", line_html(line, detail)));
         out.shown.push(line);
     }
     h.push_str("</ul>");
@@ -324,37 +326,24 @@ fn ways(line: &HelpLine, first_only: bool, contact: impl Fn(&str) -> String) -> 
         .join(" · ")
 }
 
-/// A service as plain text; `full` adds its note (left out when it was shown in full above).
-fn line_plain(line: &HelpLine, full: bool) -> String {
+/// A service as plain text, in `detail`.
+fn line_plain(line: &HelpLine, detail: Detail) -> String {
     let note = match &line.note {
-        Some(n) if full => format!(" ({n})"),
+        Some(n) if detail == Detail::Full => format!(" ({n})"),
         _ => String::new(),
     };
-    format!("{}: {}{note}", line.name, ways(line, false, str::to_string))
+    let ways = ways(line, detail == Detail::FirstWay, str::to_string);
+    format!("{}: {ways}{note}", line.name)
 }
 
-fn line_html(line: &HelpLine, full: bool) -> String {
+/// A service as HTML, in `detail`.
+fn line_html(line: &HelpLine, detail: Detail) -> String {
     let note = match &line.note {
-        Some(n) if full => format!(" ({})", escaped(n)),
+        Some(n) if detail == Detail::Full => format!(" ({})", escaped(n)),
         _ => String::new(),
     };
-    format!(
-        "<strong>{}</strong>: {}{note}",
-        escaped(&line.name),
-        ways(line, false, contact_html)
-    )
-}
-
-fn first_way_plain(line: &HelpLine) -> String {
-    format!("{}: {}", line.name, ways(line, true, str::to_string))
-}
-
-fn first_way_html(line: &HelpLine) -> String {
-    format!(
-        "<strong>{}</strong>: {}",
-        escaped(&line.name),
-        ways(line, true, contact_html)
-    )
+    let ways = ways(line, detail == Detail::FirstWay, contact_html);
+    format!("<strong>{}</strong>: {ways}{note}", escaped(&line.name))
 }
 
 /// A contact in HTML: web addresses become links.
@@ -666,10 +655,10 @@ mod tests {
         let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
         let line = res.lines_for("crisis", "US")[0];
         assert_eq!(
-            line_plain(line, true),
+            line_plain(line, Detail::Full),
             "crisis US line: call or text 988 · chat https://x.org"
         );
-        assert!(line_html(line, true).contains("chat <a href=\"https://x.org\">"));
+        assert!(line_html(line, Detail::Full).contains("chat <a href=\"https://x.org\">"));
     }
 
     #[test]
