@@ -29,7 +29,7 @@ pub struct RenderOptions<'a> {
     /// Include the evidence line and sources.
     pub with_evidence: bool,
     /// Any answer but a crisis or emergency reply: each block shrinks to its short label and the
-    /// region's services without their notes, and a service is not repeated. Crisis and
+    /// region's services with their short notes only, and a service is not repeated. Crisis and
     /// emergency replies always show every block in full.
     pub compact_help: bool,
     /// The bot's command prefix ("!kratom"), to point at the full list of sources; empty in
@@ -162,17 +162,29 @@ impl Output<'_> {
     /// Whether this exact line (service, ways and note) is already shown in full. A line that
     /// differs in its note says something new for its block, so it is shown in full.
     fn has_shown(&self, line: &HelpLine) -> bool {
-        self.shown.iter().any(|s| {
-            s.name == line.name
-                && s.region == line.region
-                && s.note == line.note
-                && s.reach.len() == line.reach.len()
-                && s.reach
-                    .iter()
-                    .zip(&line.reach)
-                    .all(|(a, b)| a.via == b.via && a.contact == b.contact)
-        })
+        self.shown
+            .iter()
+            .any(|s| same_service(s, line) && s.note == line.note)
     }
+
+    /// Whether the same service with the same short note is already in the reply: in short
+    /// blocks, a line whose short note differs ("no national poison line here") is kept.
+    fn has_shown_short(&self, line: &HelpLine) -> bool {
+        self.shown
+            .iter()
+            .any(|s| same_service(s, line) && s.short_note == line.short_note)
+    }
+}
+
+/// The same service reached the same ways (blocks may list one service with different notes).
+fn same_service(a: &HelpLine, b: &HelpLine) -> bool {
+    a.name == b.name
+        && a.region == b.region
+        && a.reach.len() == b.reach.len()
+        && a.reach
+            .iter()
+            .zip(&b.reach)
+            .all(|(x, y)| x.via == y.via && x.contact == y.contact)
 }
 
 /// One line before the body: the block's lead words and the region's main crisis line.
@@ -187,17 +199,17 @@ fn push_lead<'r>(resources: &'r Resources, region: &str, out: &mut Output<'r>) {
     }
 }
 
-/// The crisis block's lead words and the region's main crisis line, as one line (also used under
+/// The crisis block's lead words and the region's main crisis line by its first way, as one line (used under
 /// notices that are not answers, such as the over-the-limit notice).
 pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered> {
     let line = resources.main_crisis_line(region)?;
     let lead = resources.crisis_lead().unwrap_or_default();
     Some(Rendered {
-        plain: format!("{lead} {}", line_plain(line, Detail::NoNote)),
+        plain: format!("{lead} {}", line_plain(line, Detail::FirstWay)),
         html: format!(
             "<p><strong>{}</strong> {}</p>",
             escaped(lead),
-            line_html(line, Detail::NoNote)
+            line_html(line, Detail::FirstWay)
         ),
     })
 }
@@ -221,8 +233,8 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
     write_block(out, resources.heading(block).unwrap_or(block), lines);
 }
 
-/// Appends one block in short form: its label and the services not already in the reply, without
-/// notes; the international fallback once per reply, as in full blocks (rooms default to one
+/// Appends one block in short form: its label and the services not already in the reply, with
+/// their short notes only; the international fallback once per reply, as in full blocks (rooms default to one
 /// region, and the person asking may live elsewhere).
 fn push_compact_block<'r>(
     resources: &'r Resources,
@@ -230,24 +242,24 @@ fn push_compact_block<'r>(
     region: &str,
     out: &mut Output<'r>,
 ) {
-    // Emergency and poison lines say what to do ("if unconscious, call 911", "no national line
-    // here"): they stay whole. Other services keep their first way to reach them; the crisis
-    // reply lists every way.
+    // Emergency and poison lines keep every number and their short note, which says what to do
+    // ("call 911 if unsure", "in Quebec"). Other services keep their first way to reach them;
+    // the crisis reply lists every way.
     let whole = matches!(block, "emergency" | "poison");
     let detail = if whole {
-        Detail::Full
+        Detail::Short
     } else {
         Detail::FirstWay
     };
-    // A service already in the reply is not repeated. Only an emergency or poison line that
-    // differs in its note says something new for its block (Canada's 911 line in the poison
-    // block says there is no national poison line): that one is kept.
+    // A service already in the reply is not repeated, unless an emergency or poison line's short
+    // note says something new for its block (Canada's 911 in the poison block says there is no
+    // national poison line): that one is kept.
     let mut lines: Vec<(&HelpLine, Detail)> = resources
         .own_lines(block, region)
         .into_iter()
         .filter(|l| {
             if whole {
-                !out.has_shown(l)
+                !out.has_shown_short(l)
             } else {
                 !out.shown.iter().any(|s| s.name == l.name)
             }
@@ -284,8 +296,20 @@ enum Detail {
     Full,
     /// Every way, no note (it was shown in full above).
     NoNote,
-    /// Its first way only, no note (short blocks under an ordinary answer).
+    /// Every way and its short note (emergency and poison lines in short blocks).
+    Short,
+    /// Its first way and its short note (other services in short blocks).
     FirstWay,
+}
+
+impl Detail {
+    fn note(self, line: &HelpLine) -> Option<&str> {
+        match self {
+            Detail::Full => line.note.as_deref(),
+            Detail::NoNote => None,
+            Detail::Short | Detail::FirstWay => line.short_note.as_deref(),
+        }
+    }
 }
 
 /// Writes one block, in both forms: its title, then each service in the detail asked for.
@@ -306,14 +330,21 @@ fn write_block<'r>(out: &mut Output<'r>, title: &str, lines: Vec<(&'r HelpLine, 
     out.html.push(h);
 }
 
-/// The ways to reach a service, with one verb for ways that share a contact ("call or text 988");
-/// `first_only` keeps the first contact.
+/// The ways to reach a service, with one verb for ways that share a contact ("call or text 988")
+/// and one for numbers reached the same way ("call 112 or 999"); `first_only` keeps the first.
 fn ways(line: &HelpLine, first_only: bool, contact: impl Fn(&str) -> String) -> String {
-    let mut groups: Vec<(Vec<&str>, &str)> = Vec::new();
+    let mut by_contact: Vec<(Vec<&str>, &str)> = Vec::new();
     for r in &line.reach {
-        match groups.last_mut() {
+        match by_contact.last_mut() {
             Some((vias, c)) if *c == r.contact => vias.push(&r.via),
-            _ => groups.push((vec![&r.via], &r.contact)),
+            _ => by_contact.push((vec![&r.via], &r.contact)),
+        }
+    }
+    let mut groups: Vec<(Vec<&str>, Vec<&str>)> = Vec::new();
+    for (vias, c) in by_contact {
+        match groups.last_mut() {
+            Some((v, cs)) if *v == vias => cs.push(c),
+            _ => groups.push((vias, vec![c])),
         }
     }
     if first_only {
@@ -321,27 +352,30 @@ fn ways(line: &HelpLine, first_only: bool, contact: impl Fn(&str) -> String) -> 
     }
     groups
         .iter()
-        .map(|(vias, c)| format!("{} {}", vias.join(" or "), contact(c)))
+        .map(|(vias, cs)| {
+            let cs: Vec<String> = cs.iter().map(|c| contact(c)).collect();
+            format!("{} {}", vias.join(" or "), cs.join(" or "))
+        })
         .collect::<Vec<_>>()
         .join(" · ")
 }
 
 /// A service as plain text, in `detail`.
 fn line_plain(line: &HelpLine, detail: Detail) -> String {
-    let note = match &line.note {
-        Some(n) if detail == Detail::Full => format!(" ({n})"),
-        _ => String::new(),
-    };
+    let note = detail
+        .note(line)
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
     let ways = ways(line, detail == Detail::FirstWay, str::to_string);
     format!("{}: {ways}{note}", line.name)
 }
 
 /// A service as HTML, in `detail`.
 fn line_html(line: &HelpLine, detail: Detail) -> String {
-    let note = match &line.note {
-        Some(n) if detail == Detail::Full => format!(" ({})", escaped(n)),
-        _ => String::new(),
-    };
+    let note = detail
+        .note(line)
+        .map(|n| format!(" ({})", escaped(n)))
+        .unwrap_or_default();
     let ways = ways(line, detail == Detail::FirstWay, contact_html);
     format!("<strong>{}</strong>: {ways}{note}", escaped(&line.name))
 }
@@ -659,6 +693,86 @@ mod tests {
             "crisis US line: call or text 988 · chat https://x.org"
         );
         assert!(line_html(line, Detail::Full).contains("chat <a href=\"https://x.org\">"));
+    }
+
+    #[test]
+    fn numbers_reached_the_same_way_share_the_verb() {
+        let src = sample().replacen(
+            "reach = [{ via = \"text\", contact = \"988\" }]",
+            "reach = [{ via = \"call\", contact = \"112\" }, { via = \"call\", contact = \"999\" }, { via = \"web\", contact = \"https://x.org\" }]",
+            1,
+        );
+        let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
+        let line = res.lines_for("crisis", "US")[0];
+        assert_eq!(
+            line_plain(line, Detail::Full),
+            "crisis US line: call 112 or 999 · web https://x.org"
+        );
+        assert_eq!(
+            line_plain(line, Detail::FirstWay),
+            "crisis US line: call 112 or 999"
+        );
+    }
+
+    /// A poison line with a long note and a short one, and the same emergency number in the
+    /// emergency and poison blocks (as for the International region).
+    fn poison_with_notes() -> Resources {
+        let src = sample()
+            .replace(
+                "name = \"poison US line\"",
+                "name = \"poison US line\"\nnote = \"free and confidential; if someone is unconscious, call 911\"\nshort_note = \"unconscious: call 911\"",
+            )
+            .replace(
+                "name = \"emergency US line\"",
+                "name = \"emergency US line\"\nnote = \"long emergency note\"",
+            );
+        Resources::parse(Path::new("r.toml"), &src).expect("valid resources")
+    }
+
+    #[test]
+    fn short_blocks_carry_the_short_note_and_full_blocks_the_note() {
+        let t = template("Answer.", "[\"poison\", \"emergency\"]");
+        let full = RenderOptions {
+            region: "US",
+            ..Default::default()
+        };
+        let compact = RenderOptions {
+            compact_help: true,
+            ..full.clone()
+        };
+        let res = poison_with_notes();
+        let long = render(&t, &res, &full).plain;
+        let short = render(&t, &res, &compact).plain;
+        assert!(
+            long.contains("(free and confidential; if someone"),
+            "{long}"
+        );
+        assert!(long.contains("(long emergency note)"), "{long}");
+        assert!(
+            short.contains("poison US line: call 988 (unconscious: call 911)"),
+            "{short}"
+        );
+        assert!(!short.contains("free and confidential"), "{short}");
+        assert!(!short.contains("long emergency note"), "{short}");
+        assert!(short.contains("emergency US line"), "{short}");
+    }
+
+    #[test]
+    fn a_short_note_longer_than_a_line_is_an_error() {
+        let src = sample().replace(
+            "name = \"poison US line\"",
+            &format!(
+                "name = \"poison US line\"\nshort_note = \"{}\"",
+                "x".repeat(80)
+            ),
+        );
+        let problems = Resources::parse(Path::new("r.toml"), &src).expect_err("too long");
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.to_string().contains("short_note is 80 characters")),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub const BLOCK_KINDS: [&str; 5] = ["emergency", "crisis", "professional", "pois
 /// The region every reply also shows.
 pub const FALLBACK_REGION: &str = "INTL";
 const VIAS: [&str; 5] = ["call", "text", "chat", "web", "email"];
+/// Longest `short_note`, in characters.
+const SHORT_NOTE_MAX: usize = 64;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,10 @@ struct RawLine {
     reach: Vec<Reach>,
     #[serde(default)]
     note: Option<String>,
+    /// What the note becomes under an ordinary answer, where blocks are short: only what tells
+    /// someone what to do ("in Quebec", "call 911 if unsure"). No short note, no note.
+    #[serde(default)]
+    short_note: Option<Spanned<String>>,
     source: String,
 }
 
@@ -77,6 +83,8 @@ pub struct HelpLine {
     pub name: String,
     pub reach: Vec<Reach>,
     pub note: Option<String>,
+    /// The note in short blocks (ordinary answers); none means the service stands alone there.
+    pub short_note: Option<String>,
     pub source: String,
 }
 
@@ -194,12 +202,26 @@ impl Resources {
                     ));
                 }
             }
+            if let Some(short) = &l.short_note {
+                if short.get_ref().chars().count() > SHORT_NOTE_MAX {
+                    problems.push(Problem::error(
+                        path,
+                        line_of(src, short.span().start),
+                        format!(
+                            "`{}`: short_note is {} characters; keep it to {SHORT_NOTE_MAX}, it sits under every ordinary answer",
+                            l.name,
+                            short.get_ref().chars().count()
+                        ),
+                    ));
+                }
+            }
             lines.push(HelpLine {
                 block: l.block.into_inner(),
                 region: l.region.into_inner(),
                 name: l.name,
                 reach: l.reach,
                 note: l.note,
+                short_note: l.short_note.map(Spanned::into_inner),
                 source: l.source,
             });
         }
