@@ -59,8 +59,17 @@ pub fn check(source: &ContentSource, stats: bool) -> (String, bool) {
                 distribution = budget::stats(&measures);
             }
             // Checking reads and trains from every file, never from a cache.
-            if let Err(p) = Triage::load(source, &library, &ModelCache::disabled()) {
-                problems.extend(p);
+            match Triage::load(source, &library, &ModelCache::disabled()) {
+                Ok(triage) => {
+                    for (file, e) in triage.rules_that_do_not_compile() {
+                        problems.push(Problem::error(
+                            &source.path(file),
+                            0,
+                            format!("rule does not compile: {e}"),
+                        ));
+                    }
+                }
+                Err(p) => problems.extend(p),
             }
             let _ = write!(
                 summary,

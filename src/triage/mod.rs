@@ -9,6 +9,7 @@ pub mod learned;
 pub mod linear;
 pub mod model_cache;
 pub mod normalize;
+pub mod phrase_index;
 pub mod signals;
 pub mod thresholds;
 pub mod topics;
@@ -307,6 +308,26 @@ impl Triage {
     /// The learned crisis probability for a message, for evaluation.
     pub fn crisis_probability(&self, text: &str) -> f32 {
         self.opinions(text).crisis.probability
+    }
+
+    /// Every phrase, pattern and cue that cannot compile, as (file, what), by compiling them all
+    /// now. `check` runs this; the bot compiles a rule only when a message first needs it.
+    pub fn rules_that_do_not_compile(&self) -> Vec<(&'static str, String)> {
+        let signals = [
+            (CRISIS_FILE, &self.crisis),
+            (EMERGENCY_FILE, &self.emergency),
+            (MENTAL_HEALTH_FILE, &self.mental_health),
+        ];
+        signals
+            .into_iter()
+            .flat_map(|(file, set)| set.compile_all().into_iter().map(move |e| (file, e)))
+            .chain(
+                self.matcher
+                    .compile_all()
+                    .into_iter()
+                    .map(|e| ("topics.toml", e)),
+            )
+            .collect()
     }
 
     /// Whether the learned models were read from the cache (no training at this load).

@@ -24,11 +24,12 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::normalize::Normalized;
+use super::phrase_index::{squeeze, LazyRegex, PhraseIndex};
 use crate::diagnostics::{line_of, toml_problem, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -79,11 +80,24 @@ struct Family {
     id: String,
     strength: Strength,
     template: Option<String>,
+    /// Rules as written; an index here is a rule's index everywhere.
     rules: Vec<String>,
-    set: RegexSet,
+    /// Each rule's regex over the normalised forms.
+    regexes: Vec<LazyRegex>,
     /// Phrase forms without spaces, for letter-spaced runs that lost their word gaps.
-    compact: RegexSet,
-    compact_rules: Vec<usize>,
+    compact: Vec<Option<LazyRegex>>,
+    /// Rules written as patterns have no phrase to index: they run as one set, always.
+    patterns: Option<RegexSet>,
+    pattern_rules: Vec<usize>,
+}
+
+/// A group of idioms to mask out before matching.
+#[derive(Debug)]
+struct Mask {
+    id: String,
+    rules: Vec<LazyRegex>,
+    /// Rules written as patterns run on every message; phrases only when the index names them.
+    always: Vec<bool>,
 }
 
 /// What matched, for explanations.
@@ -115,8 +129,14 @@ pub struct SignalSet {
     name: String,
     weak_needed: usize,
     default_template: Option<String>,
-    masks: Vec<(String, Vec<Regex>)>,
+    masks: Vec<Mask>,
     families: Vec<Family>,
+    /// (family, rule) for every phrase, by its words.
+    phrases: PhraseIndex<(usize, usize)>,
+    /// (family, rule) for every phrase, by its words run together.
+    compact_phrases: PhraseIndex<(usize, usize)>,
+    /// (mask, rule) for every masked phrase.
+    mask_phrases: PhraseIndex<(usize, usize)>,
 }
 
 impl SignalSet {
@@ -145,14 +165,29 @@ impl SignalSet {
         }
         let mut seen = BTreeSet::new();
         let mut masks = Vec::new();
+        let mut mask_entries = Vec::new();
         for group in &file.mask {
-            let regexes = compile_group(path, src, group, &mut problems);
-            masks.push((
-                group.id.clone(),
-                regexes.into_iter().map(|(_, r)| r).collect(),
-            ));
+            let sources = rule_sources(path, src, group, &mut problems);
+            for r in sources.iter().filter(|r| r.pattern) {
+                validate_rule(path, r, &mut problems);
+            }
+            for (i, r) in sources.iter().enumerate() {
+                if let Some(words) = &r.words {
+                    mask_entries.push((words.clone(), (masks.len(), i)));
+                }
+            }
+            masks.push(Mask {
+                id: group.id.clone(),
+                always: sources.iter().map(|r| r.pattern).collect(),
+                rules: sources
+                    .into_iter()
+                    .map(|r| LazyRegex::new(r.source))
+                    .collect(),
+            });
         }
         let mut families = Vec::new();
+        let mut entries = Vec::new();
+        let mut compact_entries = Vec::new();
         for group in &file.family {
             if !seen.insert(group.id.clone()) {
                 problems.push(Problem::error(
@@ -173,41 +208,60 @@ impl SignalSet {
                 continue;
             };
             let _ = &group.description;
-            let compiled = rule_sources(path, src, group, &mut problems);
-            let rules: Vec<String> = compiled.iter().map(|r| r.rule.clone()).collect();
-            let sources: Vec<&str> = compiled.iter().map(|r| r.source.as_str()).collect();
-            let (compact_rules, compact_sources): (Vec<usize>, Vec<String>) = compiled
-                .iter()
-                .enumerate()
-                .filter_map(|(i, r)| r.compact.clone().map(|c| (i, c)))
-                .unzip();
-            let sets = (RegexSet::new(&sources), RegexSet::new(&compact_sources));
-            if sets.0.is_err() || sets.1.is_err() {
-                // Name the rule and its line: compile them one by one, only when the set fails.
-                let before = problems.len();
-                for r in &compiled {
-                    compile_rule(path, r, &mut problems);
+            let sources = rule_sources(path, src, group, &mut problems);
+            let pattern_rules: Vec<usize> =
+                (0..sources.len()).filter(|&i| sources[i].pattern).collect();
+            let patterns = if pattern_rules.is_empty() {
+                None
+            } else {
+                let set = RegexSet::new(pattern_rules.iter().map(|&i| &sources[i].source));
+                if set.is_err() {
+                    // Name the rule and its line: compile them one by one, only when the set fails.
+                    let before = problems.len();
+                    for &i in &pattern_rules {
+                        validate_rule(path, &sources[i], &mut problems);
+                    }
+                    if problems.len() > before {
+                        continue;
+                    }
                 }
-                if problems.len() > before {
-                    continue;
+                match set {
+                    Ok(set) => Some(set),
+                    Err(e) => {
+                        problems.push(Problem::error(
+                            path,
+                            0,
+                            format!("family `{}` does not compile as a whole: {e}", group.id),
+                        ));
+                        continue;
+                    }
+                }
+            };
+            let f = families.len();
+            for (i, r) in sources.iter().enumerate() {
+                if let Some(words) = &r.words {
+                    entries.push((words.clone(), (f, i)));
+                    if r.compact.is_some() {
+                        compact_entries.push((words.replace(' ', ""), (f, i)));
+                    }
                 }
             }
-            match sets {
-                (Ok(set), Ok(compact)) => families.push(Family {
-                    id: group.id.clone(),
-                    strength,
-                    template: group.template.clone(),
-                    rules,
-                    set,
-                    compact,
-                    compact_rules,
-                }),
-                (Err(e), _) | (_, Err(e)) => problems.push(Problem::error(
-                    path,
-                    0,
-                    format!("family `{}` does not compile as a whole: {e}", group.id),
-                )),
-            }
+            families.push(Family {
+                id: group.id.clone(),
+                strength,
+                template: group.template.clone(),
+                rules: sources.iter().map(|r| r.rule.clone()).collect(),
+                compact: sources
+                    .iter()
+                    .map(|r| r.compact.clone().map(LazyRegex::new))
+                    .collect(),
+                regexes: sources
+                    .into_iter()
+                    .map(|r| LazyRegex::new(r.source))
+                    .collect(),
+                patterns,
+                pattern_rules,
+            });
         }
         if file.weak_needed < 2 {
             problems.push(Problem::error(path, 1, "weak_needed must be at least 2"));
@@ -219,6 +273,9 @@ impl SignalSet {
                 default_template: file.default_template,
                 masks,
                 families,
+                phrases: PhraseIndex::build(entries),
+                compact_phrases: PhraseIndex::build(compact_entries),
+                mask_phrases: PhraseIndex::build(mask_entries),
             })
         } else {
             Err(problems)
@@ -258,29 +315,42 @@ impl SignalSet {
         }
     }
 
-    /// Runs the masks, then every family, over every normalised form of the message.
+    /// Runs the masks, then every family, over every normalised form of the message. Hits come
+    /// in family order, then rule order, whichever way they were found.
     pub fn detect(&self, text: &Normalized) -> Detection {
         let mut detection = Detection::default();
         let mut seen_rules = BTreeSet::new();
         for variant in text.variants() {
             let masked = self.apply_masks(variant, &mut detection.masked);
-            for family in &self.families {
-                for i in family.set.matches(&masked).iter() {
-                    if seen_rules.insert((family.id.as_str(), i)) {
-                        detection.hits.push(hit(family, i));
-                    }
+            let mut found: BTreeSet<(usize, usize)> = self
+                .phrases
+                .candidates(&squeeze(&masked))
+                .filter(|key| !seen_rules.contains(key))
+                .collect();
+            found.retain(|&(f, r)| self.families[f].regexes[r].is_match(&masked));
+            for (f, family) in self.families.iter().enumerate() {
+                if let Some(set) = &family.patterns {
+                    found.extend(
+                        set.matches(&masked)
+                            .iter()
+                            .map(|p| (f, family.pattern_rules[p])),
+                    );
                 }
             }
+            self.record(found, &mut seen_rules, &mut detection);
         }
         for run in &text.joined_runs {
-            for family in &self.families {
-                for ci in family.compact.matches(run).iter() {
-                    let i = family.compact_rules[ci];
-                    if seen_rules.insert((family.id.as_str(), i)) {
-                        detection.hits.push(hit(family, i));
-                    }
-                }
-            }
+            let mut found: BTreeSet<(usize, usize)> = self
+                .compact_phrases
+                .candidates(&squeeze(run))
+                .filter(|key| !seen_rules.contains(key))
+                .collect();
+            found.retain(|&(f, r)| {
+                self.families[f].compact[r]
+                    .as_ref()
+                    .is_some_and(|re| re.is_match(run))
+            });
+            self.record(found, &mut seen_rules, &mut detection);
         }
         let strong = detection
             .hits
@@ -302,13 +372,35 @@ impl SignalSet {
         self.apply_masks(text, &mut Vec::new())
     }
 
+    fn record(
+        &self,
+        found: BTreeSet<(usize, usize)>,
+        seen: &mut BTreeSet<(usize, usize)>,
+        detection: &mut Detection,
+    ) {
+        for (f, r) in found {
+            if seen.insert((f, r)) {
+                detection.hits.push(hit(&self.families[f], r));
+            }
+        }
+    }
+
+    /// Masks apply in file order, each on the text the ones before it left. A phrase can only
+    /// match where the index finds it in the original text: masking replaces words by a mark
+    /// that no phrase spans, so it never makes a new phrase appear.
     fn apply_masks(&self, text: &str, masked: &mut Vec<String>) -> String {
+        let candidates: BTreeSet<(usize, usize)> =
+            self.mask_phrases.candidates(&squeeze(text)).collect();
         let mut out = text.to_string();
-        for (id, regexes) in &self.masks {
-            for re in regexes {
+        for (m, mask) in self.masks.iter().enumerate() {
+            for (r, rule) in mask.rules.iter().enumerate() {
+                if !mask.always[r] && !candidates.contains(&(m, r)) {
+                    continue;
+                }
+                let Ok(re) = rule.compiled() else { continue };
                 if re.is_match(&out) {
-                    if !masked.contains(id) {
-                        masked.push(id.clone());
+                    if !masked.contains(&mask.id) {
+                        masked.push(mask.id.clone());
                     }
                     // A non-space, non-word mark keeps phrases from matching across the gap.
                     out = re.replace_all(&out, "~").into_owned();
@@ -316,6 +408,24 @@ impl SignalSet {
             }
         }
         out
+    }
+
+    /// Compiles every rule now, as `check` does: a rule that cannot compile would match nothing.
+    pub fn compile_all(&self) -> Vec<String> {
+        let masks = self
+            .masks
+            .iter()
+            .flat_map(|m| m.rules.iter().map(move |r| (m.id.as_str(), r)));
+        let families = self.families.iter().flat_map(|f| {
+            f.regexes
+                .iter()
+                .chain(f.compact.iter().flatten())
+                .map(move |r| (f.id.as_str(), r))
+        });
+        masks
+            .chain(families)
+            .filter_map(|(id, r)| r.compiled().err().map(|e| format!("`{id}`: {e}")))
+            .collect()
     }
 }
 
@@ -334,13 +444,15 @@ struct RuleSource {
     rule: String,
     source: String,
     compact: Option<String>,
+    /// A phrase's normalised words, which the phrase index looks for (none for patterns).
+    words: Option<String>,
     line: usize,
     /// Written as a regex (a pattern), not as a phrase.
     pattern: bool,
 }
 
-/// A group's phrases and patterns as regex sources, not yet compiled (a family compiles them
-/// once, as a set). Phrases that cannot become a regex are reported with their line.
+/// A group's phrases and patterns as regex sources, not yet compiled (phrases compile when the
+/// index first names them; a family's patterns compile as one set). Phrases that cannot become a regex are reported with their line.
 fn rule_sources(
     path: &Path,
     src: &str,
@@ -356,6 +468,7 @@ fn rule_sources(
                 rule: text.clone(),
                 source,
                 compact: phrase_regex(text, "", false).ok(),
+                words: Some(super::normalize::normalize(text.trim_end_matches('*')).plain),
                 line,
                 pattern: false,
             }),
@@ -367,6 +480,7 @@ fn rule_sources(
             rule: pattern.get_ref().clone(),
             source: pattern.get_ref().clone(),
             compact: None,
+            words: None,
             line: line_of(src, pattern.span().start),
             pattern: true,
         });
@@ -382,36 +496,19 @@ fn rule_sources(
 }
 
 /// Compiles one rule alone, reporting a bad one with its line.
-fn compile_rule(path: &Path, r: &RuleSource, problems: &mut Vec<Problem>) -> Option<Regex> {
-    match Regex::new(&r.source) {
-        Ok(re) => Some(re),
-        Err(e) => {
-            let what = if r.pattern {
-                "pattern is not a valid regular expression"
-            } else {
-                "phrase"
-            };
-            problems.push(Problem::error(
-                path,
-                r.line,
-                format!("{what}: {}", first_line(&e.to_string())),
-            ));
-            None
-        }
+fn validate_rule(path: &Path, r: &RuleSource, problems: &mut Vec<Problem>) {
+    if let Err(e) = regex::Regex::new(&r.source) {
+        let what = if r.pattern {
+            "pattern is not a valid regular expression"
+        } else {
+            "phrase"
+        };
+        problems.push(Problem::error(
+            path,
+            r.line,
+            format!("{what}: {}", first_line(&e.to_string())),
+        ));
     }
-}
-
-/// Compiles a group's phrases and patterns one by one: (rule as written, regex).
-fn compile_group(
-    path: &Path,
-    src: &str,
-    group: &RuleGroup,
-    problems: &mut Vec<Problem>,
-) -> Vec<(String, Regex)> {
-    rule_sources(path, src, group, problems)
-        .into_iter()
-        .filter_map(|r| compile_rule(path, &r, problems).map(|re| (r.rule, re)))
-        .collect()
 }
 
 fn first_line(s: &str) -> String {

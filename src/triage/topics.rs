@@ -10,13 +10,14 @@
 //! A message whose best score stays under the threshold is out of scope.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use regex::RegexSet;
 use rust_stemmers::{Algorithm, Stemmer};
 
 use super::linear::{self, BinaryModel, Vocabulary};
 use super::normalize::Normalized;
+use super::phrase_index::{squeeze, LazyRegex, PhraseIndex};
 use crate::library::catalog::OUT_OF_SCOPE;
 use crate::library::{Catalog, Library};
 
@@ -146,11 +147,22 @@ struct Example {
     trust: f32,
 }
 
+/// One topic's cues: phrases found through the shared index, patterns as one set.
 #[derive(Debug)]
 struct TopicCues {
     topic: String,
-    set: RegexSet,
+    /// Each cue's regex (patterns too, unused: their set runs instead), by cue index.
+    regexes: Vec<LazyRegex>,
+    patterns: Option<RegexSet>,
+    pattern_rules: Vec<usize>,
     rules: Vec<(String, f32)>,
+}
+
+/// Every topic's cues, with one phrase index over all of them.
+#[derive(Debug, Default)]
+struct Cues {
+    topics: Vec<TopicCues>,
+    phrases: PhraseIndex<(usize, usize)>,
 }
 
 /// A scored candidate with the evidence for it.
@@ -170,7 +182,7 @@ pub struct TopicMatcher {
     examples: Vec<Example>,
     /// Compiled regexes are not cached: `with_cues` rebuilds them after a cache load.
     #[serde(skip)]
-    cues: Vec<TopicCues>,
+    cues: Cues,
     topic_order: Vec<String>,
     synonyms: BTreeMap<String, String>,
     /// One-vs-rest logistic models per topic, learned from the same examples.
@@ -412,16 +424,41 @@ impl TopicMatcher {
             .collect()
     }
 
-    /// Per topic: summed weight of the distinct cues that matched, and which.
+    /// Compiles every cue now (see `Triage::rules_that_do_not_compile`).
+    pub fn compile_all(&self) -> Vec<String> {
+        self.cues
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.regexes
+                    .iter()
+                    .filter_map(move |r| r.compiled().err().map(|e| format!("`{}`: {e}", t.topic)))
+            })
+            .collect()
+    }
+
+    /// Per topic: summed weight of the distinct cues that matched, and which (in cue order).
     fn cue_hits(&self, plain: &str) -> HashMap<&str, (f32, Vec<String>)> {
-        let mut out: HashMap<&str, (f32, Vec<String>)> = HashMap::new();
-        for cues in &self.cues {
-            for i in cues.set.matches(plain).iter() {
-                let (rule, weight) = &cues.rules[i];
-                let entry = out.entry(cues.topic.as_str()).or_default();
-                entry.0 += weight;
-                entry.1.push(rule.clone());
+        let cues = &self.cues;
+        let mut found: BTreeSet<(usize, usize)> =
+            cues.phrases.candidates(&squeeze(plain)).collect();
+        found.retain(|&(t, r)| cues.topics[t].regexes[r].is_match(plain));
+        for (t, topic) in cues.topics.iter().enumerate() {
+            if let Some(set) = &topic.patterns {
+                found.extend(
+                    set.matches(plain)
+                        .iter()
+                        .map(|p| (t, topic.pattern_rules[p])),
+                );
             }
+        }
+        let mut out: HashMap<&str, (f32, Vec<String>)> = HashMap::new();
+        for (t, r) in found {
+            let topic = &cues.topics[t];
+            let (rule, weight) = &topic.rules[r];
+            let entry = out.entry(topic.topic.as_str()).or_default();
+            entry.0 += weight;
+            entry.1.push(rule.clone());
         }
         out
     }
@@ -466,13 +503,16 @@ fn mentions_kratom(plain: &str) -> bool {
     plain.split(' ').any(|w| KRATOM_WORDS.contains(&w))
 }
 
-fn compile_cues(catalog: &Catalog) -> Result<Vec<TopicCues>, String> {
-    let mut out = Vec::new();
+fn compile_cues(catalog: &Catalog) -> Result<Cues, String> {
+    let mut topics = Vec::new();
+    let mut entries = Vec::new();
     for topic in &catalog.topics {
         let mut rules = Vec::new();
         let mut sources = Vec::new();
+        let mut pattern_rules = Vec::new();
         for group in &topic.cues {
             for pattern in &group.patterns {
+                pattern_rules.push(sources.len());
                 sources.push(pattern.clone());
                 rules.push((pattern.clone(), group.weight));
             }
@@ -486,6 +526,7 @@ fn compile_cues(catalog: &Catalog) -> Result<Vec<TopicCues>, String> {
                 }
                 let words: Vec<String> = n.plain.split(' ').map(regex::escape).collect();
                 let tail = if phrase.ends_with('*') { r"\w*" } else { "" };
+                entries.push((n.plain.clone(), (topics.len(), sources.len())));
                 sources.push(format!(r"\b{}{tail}\b", words.join(" ")));
                 rules.push((phrase.clone(), group.weight));
             }
@@ -493,14 +534,26 @@ fn compile_cues(catalog: &Catalog) -> Result<Vec<TopicCues>, String> {
         if rules.is_empty() {
             continue;
         }
-        let set = RegexSet::new(&sources).map_err(|e| format!("topic `{}` cues: {e}", topic.id))?;
-        out.push(TopicCues {
+        let patterns = if pattern_rules.is_empty() {
+            None
+        } else {
+            Some(
+                RegexSet::new(pattern_rules.iter().map(|&i| &sources[i]))
+                    .map_err(|e| format!("topic `{}` cues: {e}", topic.id))?,
+            )
+        };
+        topics.push(TopicCues {
             topic: topic.id.clone(),
-            set,
+            regexes: sources.into_iter().map(LazyRegex::new).collect(),
+            patterns,
+            pattern_rules,
             rules,
         });
     }
-    Ok(out)
+    Ok(Cues {
+        topics,
+        phrases: PhraseIndex::build(entries),
+    })
 }
 
 /// Stemmed words (without the commonest function words) and adjacent word pairs.
