@@ -4,7 +4,7 @@
 //! (so misspellings and other languages still share features), weighted by TF-IDF and hashed into
 //! a fixed table. The rules catch what they name; these catch paraphrases no rule names.
 //!
-//! Training is deterministic (fixed order, fixed shuffle, fixed epochs): a library always gives
+//! Training is deterministic (an order keyed by content, fixed epochs): a library always gives
 //! the same models. Thresholds live in `responses/crisis/learned.toml`, chosen on writers the
 //! model did not train on (see `tests/triage_eval.rs`).
 
@@ -195,14 +195,14 @@ struct Classifier {
 }
 
 impl Classifier {
-    /// Class-balanced SGD in a fixed shuffled order.
+    /// Class-balanced SGD in an order fixed by each row's content.
     fn train(rows: &[(&Vector, bool)]) -> Classifier {
         let mut weights = vec![0.0f32; BUCKETS];
         let mut bias = 0.0f32;
         let pos = rows.iter().filter(|(_, y)| *y).count().max(1) as f32;
         let neg = (rows.len() as f32 - pos).max(1.0);
         let n = rows.len() as f32;
-        let order = shuffled(rows.len());
+        let order = content_order(rows);
         for epoch in 0..EPOCHS {
             let lr = LEARNING_RATE / (1.0 + epoch as f32 * 0.3);
             for &i in &order {
@@ -276,19 +276,27 @@ fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// A fixed pseudo-random permutation (a linear congruential generator with a fixed seed), so SGD
-/// does not learn the file order and every start gives the same model.
-fn shuffled(n: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    for i in (1..n).rev() {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        let j = ((state >> 33) % (i as u64 + 1)) as usize;
-        order.swap(i, j);
-    }
-    order
+/// A pseudo-random order keyed by each row's content (a hash of its features and label), so SGD
+/// does not learn the file order and every start gives the same model. Keyed by content, not by
+/// position, so adding one sentence to the library puts it in one place and leaves every other
+/// row's order alone: a permutation drawn from the row count reshuffled everything, and one new
+/// template example flipped 28 of 1,571 held-out safety decisions.
+fn content_order(rows: &[(&Vector, bool)]) -> Vec<usize> {
+    let key = |(x, y): &(&Vector, bool)| {
+        let mut h = blake3::Hasher::new();
+        for (b, v) in x.buckets.iter().zip(&x.values) {
+            h.update(&(*b as u64).to_le_bytes());
+            h.update(&v.to_bits().to_le_bytes());
+        }
+        h.update(&[u8::from(*y)]);
+        let bytes = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&bytes.as_bytes()[..8]);
+        u64::from_le_bytes(first)
+    };
+    let mut keyed: Vec<(u64, usize)> = rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 /// A model's view of one message.
