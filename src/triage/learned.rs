@@ -156,6 +156,7 @@ struct Vector {
 /// Inverse document frequencies, shared by both models.
 #[derive(Debug, Serialize, Deserialize)]
 struct Idf {
+    #[serde(with = "super::model_cache::floats")]
     weights: Vec<f32>,
 }
 
@@ -190,6 +191,7 @@ impl Idf {
 /// One binary logistic-regression model over the hashed table.
 #[derive(Debug, Serialize, Deserialize)]
 struct Classifier {
+    #[serde(with = "super::model_cache::floats")]
     weights: Vec<f32>,
     bias: f32,
 }

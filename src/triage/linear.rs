@@ -51,6 +51,7 @@ impl Vocabulary {
 /// One binary classifier over a shared vocabulary.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BinaryModel {
+    #[serde(with = "super::model_cache::floats")]
     weights: Vec<f32>,
     bias: f32,
 }

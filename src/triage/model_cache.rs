@@ -17,7 +17,7 @@ use super::topics::TopicMatcher;
 use crate::library::ContentSource;
 
 /// Bump when the cached layout changes in a way the code stamp would not catch.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// File names: `models-<key>.bin`.
 const PREFIX: &str = "models-";
 const SUFFIX: &str = ".bin";
@@ -220,5 +220,41 @@ mod tests {
         std::fs::write(&file, b"x").expect("write");
         let t = load(&ModelCache::in_dir(file.join("cache")));
         assert!(!t.models_from_cache());
+    }
+}
+
+/// Weight vectors as one little-endian byte string in the cache: MessagePack would spell out
+/// every float (about a million of them) and decoding them one by one was most of a cached start.
+pub(crate) mod floats {
+    use serde::de::{Error, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        s.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        d.deserialize_bytes(FloatBytes)
+    }
+
+    struct FloatBytes;
+
+    impl Visitor<'_> for FloatBytes {
+        type Value = Vec<f32>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("little-endian f32 values as bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<f32>, E> {
+            if !bytes.len().is_multiple_of(4) {
+                return Err(E::invalid_length(bytes.len(), &self));
+            }
+            Ok(bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect())
+        }
     }
 }

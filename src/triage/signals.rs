@@ -463,12 +463,13 @@ fn rule_sources(
     for phrase in &group.phrases {
         let line = line_of(src, phrase.span().start);
         let text = phrase.get_ref();
-        match phrase_regex(text, " ", true) {
-            Ok(source) => out.push(RuleSource {
+        match phrase_words(text) {
+            Ok((words, prefix)) => out.push(RuleSource {
                 rule: text.clone(),
-                source,
-                compact: phrase_regex(text, "", false).ok(),
-                words: Some(super::normalize::normalize(text.trim_end_matches('*')).plain),
+                source: phrase_regex(&words, prefix, " ", true),
+                // Too short to look for inside a joined run without matching everywhere.
+                compact: (words.len() >= 3).then(|| phrase_regex(&words, prefix, "", false)),
+                words: Some(words),
                 line,
                 pattern: false,
             }),
@@ -515,22 +516,21 @@ fn first_line(s: &str) -> String {
     s.lines().last().unwrap_or(s).trim().to_string()
 }
 
-/// A phrase as a regex over normalised text: words joined by `sep`, each letter allowed to be
-/// stretched, a trailing `*` matching any word ending.
-fn phrase_regex(phrase: &str, sep: &str, whole_words: bool) -> Result<String, String> {
+/// A phrase's normalised words, and whether it ends in `*` (any word ending).
+fn phrase_words(phrase: &str) -> Result<(String, bool), String> {
     let normalized = super::normalize::normalize(phrase.trim_end_matches('*'));
-    let prefix = phrase.trim().ends_with('*');
     if normalized.plain.is_empty() {
         return Err(format!(
             "phrase `{phrase}` has no letters or digits after normalising"
         ));
     }
-    if normalized.plain.len() < 3 && !whole_words {
-        // Too short to look for inside a joined run without matching everywhere.
-        return Err(String::new());
-    }
-    let words: Vec<String> = normalized
-        .plain
+    Ok((normalized.plain, phrase.trim().ends_with('*')))
+}
+
+/// A phrase's words as a regex over normalised text: joined by `sep`, each letter allowed to be
+/// stretched, a trailing `*` matching any word ending.
+fn phrase_regex(words: &str, prefix: bool, sep: &str, whole_words: bool) -> String {
+    let words: Vec<String> = words
         .split(' ')
         .map(|w| {
             w.chars()
@@ -542,11 +542,11 @@ fn phrase_regex(phrase: &str, sep: &str, whole_words: bool) -> Result<String, St
     if prefix {
         body.push_str(r"\w*");
     }
-    Ok(if whole_words {
+    if whole_words {
         format!(r"\b{body}\b")
     } else {
         body
-    })
+    }
 }
 
 #[cfg(test)]

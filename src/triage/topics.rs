@@ -177,6 +177,7 @@ pub struct Match {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct TopicMatcher {
     vocab: HashMap<String, u32>,
+    #[serde(with = "super::model_cache::floats")]
     idf: Vec<f32>,
     templates: Vec<TemplateModel>,
     examples: Vec<Example>,
