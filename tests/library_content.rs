@@ -31,6 +31,38 @@ fn every_template_is_reachable_from_its_own_examples() {
     );
 }
 
+/// Quitting alcohol or benzodiazepines with kratom needs the answer that warns about their
+/// withdrawal, not the opioid one; quitting an opioid needs the opioid one. These phrasings are
+/// not template examples.
+#[test]
+fn quitting_alcohol_and_quitting_opioids_reach_their_own_answers() {
+    let engine = engine();
+    for (message, template) in [
+        (
+            "could kratom replace drinking for me",
+            "dependence-withdrawal-alcohol-benzos",
+        ),
+        (
+            "can i quit drinking with kratom",
+            "dependence-withdrawal-alcohol-benzos",
+        ),
+        (
+            "thinking of using kratom to quit xanax",
+            "dependence-withdrawal-alcohol-benzos",
+        ),
+        (
+            "can kratom help me quit oxy",
+            "opioid-use-disorder-kratom-to-quit-opioids",
+        ),
+        (
+            "getting off opiates with kratom, good idea?",
+            "opioid-use-disorder-kratom-to-quit-opioids",
+        ),
+    ] {
+        assert_eq!(engine.decide(message).template_id, template, "{message}");
+    }
+}
+
 #[test]
 fn most_examples_reach_their_own_topic() {
     let engine = engine();
