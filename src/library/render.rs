@@ -679,14 +679,21 @@ mod tests {
             .starts_with("<p><strong>crisis lead</strong> <strong>crisis US line"));
     }
 
-    #[test]
-    fn ways_sharing_a_contact_share_it() {
+    /// The sample resources with the US crisis line reached the ways `reach` lists.
+    fn crisis_line_reached(reach: &str) -> Resources {
         let src = sample().replacen(
             "reach = [{ via = \"text\", contact = \"988\" }]",
-            "reach = [{ via = \"call\", contact = \"988\" }, { via = \"text\", contact = \"988\" }, { via = \"chat\", contact = \"https://x.org\" }]",
+            &format!("reach = [{reach}]"),
             1,
         );
-        let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
+        Resources::parse(Path::new("r.toml"), &src).expect("valid")
+    }
+
+    #[test]
+    fn ways_sharing_a_contact_share_it() {
+        let res = crisis_line_reached(
+            "{ via = \"call\", contact = \"988\" }, { via = \"text\", contact = \"988\" }, { via = \"chat\", contact = \"https://x.org\" }",
+        );
         let line = res.lines_for("crisis", "US")[0];
         assert_eq!(
             line_plain(line, Detail::Full),
@@ -697,12 +704,9 @@ mod tests {
 
     #[test]
     fn numbers_reached_the_same_way_share_the_verb() {
-        let src = sample().replacen(
-            "reach = [{ via = \"text\", contact = \"988\" }]",
-            "reach = [{ via = \"call\", contact = \"112\" }, { via = \"call\", contact = \"999\" }, { via = \"web\", contact = \"https://x.org\" }]",
-            1,
+        let res = crisis_line_reached(
+            "{ via = \"call\", contact = \"112\" }, { via = \"call\", contact = \"999\" }, { via = \"web\", contact = \"https://x.org\" }",
         );
-        let res = Resources::parse(Path::new("r.toml"), &src).expect("valid");
         let line = res.lines_for("crisis", "US")[0];
         assert_eq!(
             line_plain(line, Detail::Full),

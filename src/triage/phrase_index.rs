@@ -7,11 +7,11 @@
 //! form appears in the squeezed text; the phrase's own regex then confirms word boundaries and
 //! letter counts, so the result is exactly that of running every rule.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use aho_corasick::AhoCorasick;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// `s` with every run of one character collapsed to one ("kiiill" -> "kil").
 pub fn squeeze(s: &str) -> String {
@@ -117,6 +117,119 @@ impl<K: Copy> PhraseIndex<K> {
     }
 }
 
+/// Groups of rules (signal families, topics) matched together: every group's phrases through one
+/// index and then their own regex, each group's patterns as one set. Rules are numbered within
+/// their group, phrases and patterns alike, so a match is (group, rule).
+#[derive(Debug, Default)]
+pub struct RuleMatcher {
+    groups: Vec<GroupRules>,
+    phrases: PhraseIndex<(usize, usize)>,
+}
+
+#[derive(Debug)]
+struct GroupRules {
+    /// Each phrase's regex, by rule number (none for patterns and absent rules).
+    regexes: Vec<Option<LazyRegex>>,
+    patterns: Option<RegexSet>,
+    /// The rule number of each pattern in `patterns`.
+    pattern_rules: Vec<usize>,
+}
+
+/// One rule of a group, as `RuleMatcherBuilder::push_group` takes it.
+pub enum Rule {
+    /// Normalised words for the index, and the regex that confirms a candidate.
+    Phrase { words: String, regex: String },
+    /// A regular expression with no phrase to index: it runs on every text.
+    Pattern(String),
+    /// A rule this matcher does not look for; it keeps the group's numbering.
+    Absent,
+}
+
+/// Collects groups, then builds the one index over all their phrases.
+#[derive(Default)]
+pub struct RuleMatcherBuilder {
+    groups: Vec<GroupRules>,
+    entries: Vec<(String, (usize, usize))>,
+}
+
+impl RuleMatcherBuilder {
+    /// Adds a group; fails, adding nothing, when its patterns do not compile as a set.
+    pub fn push_group(&mut self, rules: Vec<Rule>) -> Result<(), regex::Error> {
+        let pattern_rules: Vec<usize> = (0..rules.len())
+            .filter(|&r| matches!(rules[r], Rule::Pattern(_)))
+            .collect();
+        let patterns = if pattern_rules.is_empty() {
+            None
+        } else {
+            Some(RegexSet::new(rules.iter().filter_map(|r| match r {
+                Rule::Pattern(p) => Some(p),
+                _ => None,
+            }))?)
+        };
+        let g = self.groups.len();
+        let mut regexes = Vec::with_capacity(rules.len());
+        for (r, rule) in rules.into_iter().enumerate() {
+            regexes.push(match rule {
+                Rule::Phrase { words, regex } => {
+                    self.entries.push((words, (g, r)));
+                    Some(LazyRegex::new(regex))
+                }
+                Rule::Pattern(_) | Rule::Absent => None,
+            });
+        }
+        self.groups.push(GroupRules {
+            regexes,
+            patterns,
+            pattern_rules,
+        });
+        Ok(())
+    }
+
+    pub fn build(self) -> RuleMatcher {
+        RuleMatcher {
+            groups: self.groups,
+            phrases: PhraseIndex::build(self.entries),
+        }
+    }
+}
+
+impl RuleMatcher {
+    /// Every (group, rule) that matches `text`, in group order, then rule order.
+    pub fn matches(&self, text: &str) -> BTreeSet<(usize, usize)> {
+        let mut found: BTreeSet<(usize, usize)> = self.phrases.candidates(&squeeze(text)).collect();
+        found.retain(|&(g, r)| {
+            self.groups[g].regexes[r]
+                .as_ref()
+                .is_some_and(|re| re.is_match(text))
+        });
+        for (g, group) in self.groups.iter().enumerate() {
+            if let Some(set) = &group.patterns {
+                found.extend(
+                    set.matches(text)
+                        .iter()
+                        .map(|p| (g, group.pattern_rules[p])),
+                );
+            }
+        }
+        found
+    }
+
+    /// Compiles every phrase's regex now, as `check` does: (group, why) for each that fails.
+    pub fn compile_all(&self) -> Vec<(usize, String)> {
+        self.groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| {
+                group
+                    .regexes
+                    .iter()
+                    .flatten()
+                    .filter_map(move |re| re.compiled().err().map(|e| (g, e.to_string())))
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +254,29 @@ mod tests {
         found.sort_unstable();
         assert_eq!(found, vec![1, 3]);
         assert_eq!(index.candidates(&squeeze("fine thanks")).count(), 0);
+    }
+
+    #[test]
+    fn a_rule_matcher_finds_phrases_and_patterns_by_group_and_rule() {
+        let phrase = |w: &str, re: &str| Rule::Phrase {
+            words: w.into(),
+            regex: re.into(),
+        };
+        let mut b = RuleMatcherBuilder::default();
+        b.push_group(vec![
+            phrase("kill", r"\bk+i+l+l+\b"),
+            Rule::Pattern(r"\brope\b".into()),
+        ])
+        .expect("compiles");
+        b.push_group(vec![Rule::Absent, phrase("die", r"\bd+i+e+\b")])
+            .expect("compiles");
+        assert!(b.push_group(vec![Rule::Pattern("(".into())]).is_err());
+        let m = b.build();
+        let found: Vec<(usize, usize)> = m.matches("kiiill with rope or die").into_iter().collect();
+        assert_eq!(found, vec![(0, 0), (0, 1), (1, 1)]);
+        // "kil" squeezes like "kill" but the regex wants two l's.
+        assert!(m.matches("kil").is_empty());
+        assert!(m.compile_all().is_empty());
     }
 
     #[test]

@@ -24,12 +24,11 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use regex::RegexSet;
 use serde::Deserialize;
 use toml::Spanned;
 
 use super::normalize::Normalized;
-use super::phrase_index::{squeeze, LazyRegex, PhraseIndex};
+use super::phrase_index::{squeeze, LazyRegex, PhraseIndex, Rule, RuleMatcher, RuleMatcherBuilder};
 use crate::diagnostics::{line_of, toml_problem, Problem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -80,15 +79,8 @@ struct Family {
     id: String,
     strength: Strength,
     template: Option<String>,
-    /// Rules as written; an index here is a rule's index everywhere.
+    /// Rules as written; an index here is a rule's number in the matchers.
     rules: Vec<String>,
-    /// Each rule's regex over the normalised forms.
-    regexes: Vec<LazyRegex>,
-    /// Phrase forms without spaces, for letter-spaced runs that lost their word gaps.
-    compact: Vec<Option<LazyRegex>>,
-    /// Rules written as patterns have no phrase to index: they run as one set, always.
-    patterns: Option<RegexSet>,
-    pattern_rules: Vec<usize>,
 }
 
 /// A group of idioms to mask out before matching.
@@ -131,10 +123,10 @@ pub struct SignalSet {
     default_template: Option<String>,
     masks: Vec<Mask>,
     families: Vec<Family>,
-    /// (family, rule) for every phrase, by its words.
-    phrases: PhraseIndex<(usize, usize)>,
-    /// (family, rule) for every phrase, by its words run together.
-    compact_phrases: PhraseIndex<(usize, usize)>,
+    /// Every family's rules over the normalised forms, one group per family.
+    matcher: RuleMatcher,
+    /// Phrase forms without spaces, for letter-spaced runs that lost their word gaps.
+    compact: RuleMatcher,
     /// (mask, rule) for every masked phrase.
     mask_phrases: PhraseIndex<(usize, usize)>,
 }
@@ -186,8 +178,8 @@ impl SignalSet {
             });
         }
         let mut families = Vec::new();
-        let mut entries = Vec::new();
-        let mut compact_entries = Vec::new();
+        let mut matcher = RuleMatcherBuilder::default();
+        let mut compact = RuleMatcherBuilder::default();
         for group in &file.family {
             if !seen.insert(group.id.clone()) {
                 problems.push(Problem::error(
@@ -209,58 +201,53 @@ impl SignalSet {
             };
             let _ = &group.description;
             let sources = rule_sources(path, src, group, &mut problems);
-            let pattern_rules: Vec<usize> =
-                (0..sources.len()).filter(|&i| sources[i].pattern).collect();
-            let patterns = if pattern_rules.is_empty() {
-                None
-            } else {
-                let set = RegexSet::new(pattern_rules.iter().map(|&i| &sources[i].source));
-                if set.is_err() {
-                    // Name the rule and its line: compile them one by one, only when the set fails.
-                    let before = problems.len();
-                    for &i in &pattern_rules {
-                        validate_rule(path, &sources[i], &mut problems);
-                    }
-                    if problems.len() > before {
-                        continue;
-                    }
+            let rules = sources
+                .iter()
+                .map(|r| match &r.words {
+                    Some(words) => Rule::Phrase {
+                        words: words.clone(),
+                        regex: r.source.clone(),
+                    },
+                    None => Rule::Pattern(r.source.clone()),
+                })
+                .collect();
+            if let Err(e) = matcher.push_group(rules) {
+                // Name the rule and its line: compile them one by one, only when the set fails.
+                let before = problems.len();
+                for r in sources.iter().filter(|r| r.pattern) {
+                    validate_rule(path, r, &mut problems);
                 }
-                match set {
-                    Ok(set) => Some(set),
-                    Err(e) => {
-                        problems.push(Problem::error(
-                            path,
-                            0,
-                            format!("family `{}` does not compile as a whole: {e}", group.id),
-                        ));
-                        continue;
-                    }
+                if problems.len() == before {
+                    problems.push(Problem::error(
+                        path,
+                        0,
+                        format!("family `{}` does not compile as a whole: {e}", group.id),
+                    ));
                 }
-            };
-            let f = families.len();
-            for (i, r) in sources.iter().enumerate() {
-                if let Some(words) = &r.words {
-                    entries.push((words.clone(), (f, i)));
-                    if r.compact.is_some() {
-                        compact_entries.push((words.replace(' ', ""), (f, i)));
-                    }
-                }
+                continue;
+            }
+            let compact_rules = sources
+                .iter()
+                .map(|r| match (&r.words, &r.compact) {
+                    (Some(words), Some(regex)) => Rule::Phrase {
+                        words: words.replace(' ', ""),
+                        regex: regex.clone(),
+                    },
+                    _ => Rule::Absent,
+                })
+                .collect();
+            if let Err(e) = compact.push_group(compact_rules) {
+                problems.push(Problem::error(
+                    path,
+                    0,
+                    format!("family `{}`: {e}", group.id),
+                ));
             }
             families.push(Family {
                 id: group.id.clone(),
                 strength,
                 template: group.template.clone(),
-                rules: sources.iter().map(|r| r.rule.clone()).collect(),
-                compact: sources
-                    .iter()
-                    .map(|r| r.compact.clone().map(LazyRegex::new))
-                    .collect(),
-                regexes: sources
-                    .into_iter()
-                    .map(|r| LazyRegex::new(r.source))
-                    .collect(),
-                patterns,
-                pattern_rules,
+                rules: sources.into_iter().map(|r| r.rule).collect(),
             });
         }
         if file.weak_needed < 2 {
@@ -273,8 +260,8 @@ impl SignalSet {
                 default_template: file.default_template,
                 masks,
                 families,
-                phrases: PhraseIndex::build(entries),
-                compact_phrases: PhraseIndex::build(compact_entries),
+                matcher: matcher.build(),
+                compact: compact.build(),
                 mask_phrases: PhraseIndex::build(mask_entries),
             })
         } else {
@@ -322,35 +309,14 @@ impl SignalSet {
         let mut seen_rules = BTreeSet::new();
         for variant in text.variants() {
             let masked = self.apply_masks(variant, &mut detection.masked);
-            let mut found: BTreeSet<(usize, usize)> = self
-                .phrases
-                .candidates(&squeeze(&masked))
-                .filter(|key| !seen_rules.contains(key))
-                .collect();
-            found.retain(|&(f, r)| self.families[f].regexes[r].is_match(&masked));
-            for (f, family) in self.families.iter().enumerate() {
-                if let Some(set) = &family.patterns {
-                    found.extend(
-                        set.matches(&masked)
-                            .iter()
-                            .map(|p| (f, family.pattern_rules[p])),
-                    );
-                }
-            }
-            self.record(found, &mut seen_rules, &mut detection);
+            self.record(
+                self.matcher.matches(&masked),
+                &mut seen_rules,
+                &mut detection,
+            );
         }
         for run in &text.joined_runs {
-            let mut found: BTreeSet<(usize, usize)> = self
-                .compact_phrases
-                .candidates(&squeeze(run))
-                .filter(|key| !seen_rules.contains(key))
-                .collect();
-            found.retain(|&(f, r)| {
-                self.families[f].compact[r]
-                    .as_ref()
-                    .is_some_and(|re| re.is_match(run))
-            });
-            self.record(found, &mut seen_rules, &mut detection);
+            self.record(self.compact.matches(run), &mut seen_rules, &mut detection);
         }
         let strong = detection
             .hits
@@ -412,20 +378,18 @@ impl SignalSet {
 
     /// Compiles every rule now, as `check` does: a rule that cannot compile would match nothing.
     pub fn compile_all(&self) -> Vec<String> {
-        let masks = self
-            .masks
-            .iter()
-            .flat_map(|m| m.rules.iter().map(move |r| (m.id.as_str(), r)));
-        let families = self.families.iter().flat_map(|f| {
-            f.regexes
+        let masks = self.masks.iter().flat_map(|m| {
+            m.rules
                 .iter()
-                .chain(f.compact.iter().flatten())
-                .map(move |r| (f.id.as_str(), r))
+                .filter_map(move |r| r.compiled().err().map(|e| format!("`{}`: {e}", m.id)))
         });
-        masks
-            .chain(families)
-            .filter_map(|(id, r)| r.compiled().err().map(|e| format!("`{id}`: {e}")))
-            .collect()
+        let families = self
+            .matcher
+            .compile_all()
+            .into_iter()
+            .chain(self.compact.compile_all())
+            .map(|(f, e)| format!("`{}`: {e}", self.families[f].id));
+        masks.chain(families).collect()
     }
 }
 

@@ -10,14 +10,13 @@
 //! A message whose best score stays under the threshold is out of scope.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use regex::RegexSet;
 use rust_stemmers::{Algorithm, Stemmer};
 
 use super::linear::{self, BinaryModel, Vocabulary};
 use super::normalize::Normalized;
-use super::phrase_index::{squeeze, LazyRegex, PhraseIndex};
+use super::phrase_index::{Rule, RuleMatcher, RuleMatcherBuilder};
 use crate::library::catalog::OUT_OF_SCOPE;
 use crate::library::{Catalog, Library};
 
@@ -147,22 +146,18 @@ struct Example {
     trust: f32,
 }
 
-/// One topic's cues: phrases found through the shared index, patterns as one set.
+/// One topic's cues as written, with their weights, numbered as in the matcher.
 #[derive(Debug)]
 struct TopicCues {
     topic: String,
-    /// Each cue's regex (patterns too, unused: their set runs instead), by cue index.
-    regexes: Vec<LazyRegex>,
-    patterns: Option<RegexSet>,
-    pattern_rules: Vec<usize>,
     rules: Vec<(String, f32)>,
 }
 
-/// Every topic's cues, with one phrase index over all of them.
+/// Every topic's cues, matched together (one group per topic).
 #[derive(Debug, Default)]
 struct Cues {
     topics: Vec<TopicCues>,
-    phrases: PhraseIndex<(usize, usize)>,
+    matcher: RuleMatcher,
 }
 
 /// A scored candidate with the evidence for it.
@@ -428,34 +423,18 @@ impl TopicMatcher {
     /// Compiles every cue now (see `Triage::rules_that_do_not_compile`).
     pub fn compile_all(&self) -> Vec<String> {
         self.cues
-            .topics
-            .iter()
-            .flat_map(|t| {
-                t.regexes
-                    .iter()
-                    .filter_map(move |r| r.compiled().err().map(|e| format!("`{}`: {e}", t.topic)))
-            })
+            .matcher
+            .compile_all()
+            .into_iter()
+            .map(|(t, e)| format!("`{}`: {e}", self.cues.topics[t].topic))
             .collect()
     }
 
     /// Per topic: summed weight of the distinct cues that matched, and which (in cue order).
     fn cue_hits(&self, plain: &str) -> HashMap<&str, (f32, Vec<String>)> {
-        let cues = &self.cues;
-        let mut found: BTreeSet<(usize, usize)> =
-            cues.phrases.candidates(&squeeze(plain)).collect();
-        found.retain(|&(t, r)| cues.topics[t].regexes[r].is_match(plain));
-        for (t, topic) in cues.topics.iter().enumerate() {
-            if let Some(set) = &topic.patterns {
-                found.extend(
-                    set.matches(plain)
-                        .iter()
-                        .map(|p| (t, topic.pattern_rules[p])),
-                );
-            }
-        }
         let mut out: HashMap<&str, (f32, Vec<String>)> = HashMap::new();
-        for (t, r) in found {
-            let topic = &cues.topics[t];
+        for (t, r) in self.cues.matcher.matches(plain) {
+            let topic = &self.cues.topics[t];
             let (rule, weight) = &topic.rules[r];
             let entry = out.entry(topic.topic.as_str()).or_default();
             entry.0 += weight;
@@ -506,15 +485,13 @@ fn mentions_kratom(plain: &str) -> bool {
 
 fn compile_cues(catalog: &Catalog) -> Result<Cues, String> {
     let mut topics = Vec::new();
-    let mut entries = Vec::new();
+    let mut matcher = RuleMatcherBuilder::default();
     for topic in &catalog.topics {
         let mut rules = Vec::new();
-        let mut sources = Vec::new();
-        let mut pattern_rules = Vec::new();
+        let mut cues = Vec::new();
         for group in &topic.cues {
             for pattern in &group.patterns {
-                pattern_rules.push(sources.len());
-                sources.push(pattern.clone());
+                cues.push(Rule::Pattern(pattern.clone()));
                 rules.push((pattern.clone(), group.weight));
             }
             for phrase in &group.phrases {
@@ -527,33 +504,27 @@ fn compile_cues(catalog: &Catalog) -> Result<Cues, String> {
                 }
                 let words: Vec<String> = n.plain.split(' ').map(regex::escape).collect();
                 let tail = if phrase.ends_with('*') { r"\w*" } else { "" };
-                entries.push((n.plain.clone(), (topics.len(), sources.len())));
-                sources.push(format!(r"\b{}{tail}\b", words.join(" ")));
+                cues.push(Rule::Phrase {
+                    regex: format!(r"\b{}{tail}\b", words.join(" ")),
+                    words: n.plain,
+                });
                 rules.push((phrase.clone(), group.weight));
             }
         }
         if rules.is_empty() {
             continue;
         }
-        let patterns = if pattern_rules.is_empty() {
-            None
-        } else {
-            Some(
-                RegexSet::new(pattern_rules.iter().map(|&i| &sources[i]))
-                    .map_err(|e| format!("topic `{}` cues: {e}", topic.id))?,
-            )
-        };
+        matcher
+            .push_group(cues)
+            .map_err(|e| format!("topic `{}` cues: {e}", topic.id))?;
         topics.push(TopicCues {
             topic: topic.id.clone(),
-            regexes: sources.into_iter().map(LazyRegex::new).collect(),
-            patterns,
-            pattern_rules,
             rules,
         });
     }
     Ok(Cues {
         topics,
-        phrases: PhraseIndex::build(entries),
+        matcher: matcher.build(),
     })
 }
 
