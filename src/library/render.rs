@@ -199,8 +199,8 @@ fn push_lead<'r>(resources: &'r Resources, region: &str, out: &mut Output<'r>) {
     }
 }
 
-/// The crisis block's lead words and the region's main crisis line by its first way, as one line (used under
-/// notices that are not answers, such as the over-the-limit notice).
+/// The crisis block's lead words and the region's main crisis line by its first way, as one line
+/// (used under notices that are not answers, such as the over-the-limit notice).
 pub fn crisis_lead_line(resources: &Resources, region: &str) -> Option<Rendered> {
     let line = resources.main_crisis_line(region)?;
     let lead = resources.crisis_lead().unwrap_or_default();
@@ -234,8 +234,8 @@ fn push_block<'r>(resources: &'r Resources, block: &str, region: &str, out: &mut
 }
 
 /// Appends one block in short form: its label and the services not already in the reply, with
-/// their short notes only; the international fallback once per reply, as in full blocks (rooms default to one
-/// region, and the person asking may live elsewhere).
+/// their short notes only; the international fallback once per reply, as in full blocks (rooms
+/// default to one region, and the person asking may live elsewhere).
 fn push_compact_block<'r>(
     resources: &'r Resources,
     block: &str,

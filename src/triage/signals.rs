@@ -416,7 +416,8 @@ struct RuleSource {
 }
 
 /// A group's phrases and patterns as regex sources, not yet compiled (phrases compile when the
-/// index first names them; a family's patterns compile as one set). Phrases that cannot become a regex are reported with their line.
+/// index first names them; a family's patterns compile as one set). Phrases that cannot become a
+/// regex are reported with their line.
 fn rule_sources(
     path: &Path,
     src: &str,
